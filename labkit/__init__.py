@@ -1,0 +1,29 @@
+"""labkit: the helper package of the *Neural Networks in Practice* workbook.
+
+Import it before TensorFlow/Keras in a notebook: it quietens TensorFlow's C++ and
+Python logging (which must be configured before TensorFlow is imported).
+
+Public entry points::
+
+    import labkit
+    cfg = labkit.settings("mnist")      # sizes, epochs and bars of the active profile
+    labkit.seed_everything(0)           # Python, NumPy, TF/Keras seeds + op determinism
+    labkit.record("mnist.cnn.test_accuracy", 0.991)
+
+Sub-modules: ``data``, ``profiles``, ``models``, ``training``, ``metrics``,
+``diagnose``, ``curves``, ``errors``, ``plots``, ``checks``, ``student``, ``runbook``.
+"""
+from __future__ import annotations
+
+import os as _os
+
+# Must happen before TensorFlow is imported anywhere in the process.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+_os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from labkit.profiles import active_profile, settings  # noqa: E402
+from labkit.repro import seed_everything  # noqa: E402
+from labkit.results import record, recorded  # noqa: E402
+
+__all__ = ["active_profile", "settings", "seed_everything", "record", "recorded"]
+__version__ = "0.1.0"

@@ -1,0 +1,19 @@
+"""Model builders used across the workbook, one sub-module per family.
+
+Every classifier outputs **logits** (no softmax in the last layer): train it with a
+``from_logits=True`` loss (notebook 04 shows why) and apply softmax/sigmoid only
+when you need probabilities.
+"""
+from __future__ import annotations
+
+from labkit.models.mnist import mnist_cnn, mnist_mlp
+
+
+def count_params(model) -> int:
+    """Number of trainable parameters of a Keras model."""
+    import numpy as np
+
+    return int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
+
+
+__all__ = ["count_params", "mnist_cnn", "mnist_mlp"]

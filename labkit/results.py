@@ -1,0 +1,57 @@
+"""Publish a notebook's headline numbers: ``record(key, value)``.
+
+When the environment variable ``LABKIT_RESULTS`` names a file, each record is
+appended to it as one JSON line (``{"key", "value", "profile", "time"}``); the
+headless runner (:mod:`labkit.runbook`) gathers those lines into one table.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from typing import Any
+
+import numpy as np
+
+_KEY = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_\-]+)*$")
+_RECORDED: dict[str, Any] = {}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    if isinstance(value, (bool, int, str)) or value is None:
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot record a non-finite number ({value}); record a finite value or a string.")
+        return value
+    raise ValueError(f"record() takes a number, a bool or a string, got {type(value).__name__}.")
+
+
+def record(key: str, value: Any) -> Any:
+    """Record a headline result under a dotted key such as ``"mnist.cnn.test_accuracy"``.
+
+    Returns ``value`` so it can be used inline. Raises ``ValueError`` for a malformed
+    key or a value that is not a plain number, bool or string.
+    """
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise ValueError(f"record key must be dotted words like 'mnist.cnn.test_accuracy', got {key!r}.")
+    plain = _plain(value)
+    _RECORDED[key] = plain
+    path = os.environ.get("LABKIT_RESULTS")
+    if path:
+        from labkit.profiles import active_profile
+
+        line = json.dumps({"key": key, "value": plain, "profile": active_profile(),
+                           "time": round(time.time(), 3)})
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    return value
+
+
+def recorded() -> dict[str, Any]:
+    """A copy of everything recorded in this process so far."""
+    return dict(_RECORDED)
