@@ -3,6 +3,10 @@
 ``python -m labkit.nbtools from-percent src.py notebooks/NN_name.ipynb`` builds a
 notebook from a py:percent script (and ``to-percent`` goes back), keeping cell ids.
 
+``python -m labkit.nbtools refresh notebooks/NN_name.ipynb`` executes a notebook in the
+quick profile and stores the outputs of its ``# NBVAL_CHECK_OUTPUT`` cells (nbval's
+reference); every other output is dropped.
+
 ``python -m labkit.nbtools clean notebooks/*.ipynb`` normalises each notebook in place:
 outputs and execution counts removed (except cells marked ``# NBVAL_CHECK_OUTPUT``,
 whose stored output nbval compares), cell metadata reduced to ``tags``, notebook
@@ -55,7 +59,8 @@ def clean(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
         else:
             cell.pop("outputs", None)
             cell.pop("execution_count", None)
-            cell.pop("attachments", None) if not cell.get("attachments") else None
+            if not cell.get("attachments"):
+                cell.pop("attachments", None)
     nbformat.validate(nb)
     return nb
 
@@ -66,7 +71,7 @@ def _dump(nb) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="clean or check notebook files")
-    parser.add_argument("command", choices=["clean", "check", "from-percent", "to-percent"])
+    parser.add_argument("command", choices=["clean", "check", "refresh", "from-percent", "to-percent"])
     parser.add_argument("notebooks", nargs="+", type=Path,
                         help="notebooks; for from-percent/to-percent: SOURCE DEST")
     args = parser.parse_args(argv)
@@ -74,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         if len(args.notebooks) != 2:
             parser.error(f"{args.command} takes SOURCE DEST")
         (from_percent if args.command == "from-percent" else to_percent)(*args.notebooks)
+        return 0
+    if args.command == "refresh":
+        for path in args.notebooks:
+            refresh(path)
+            print(f"refreshed: {path}")
         return 0
     dirty = []
     for path in args.notebooks:
@@ -89,8 +99,26 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if (dirty and args.command == "check") else 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+
+def refresh(path: Path, profile: str = "quick", timeout: int = 1800) -> None:
+    """Execute ``path`` (in ``profile``) and store the outputs of its checked cells only.
+
+    The stored outputs are nbval's reference: they must not depend on the profile.
+    """
+    import os
+
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    os.environ["LABKIT_PROFILE"] = profile
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent.resolve())}}).execute()
+    for cell in nb.cells:
+        if keeps_output(cell):
+            cell.outputs = [o for o in cell.outputs
+                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    path.write_text(_dump(clean(nb, path.stem)), encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- authoring
@@ -156,3 +184,7 @@ def to_percent(ipynb_path: Path, py_path: Path) -> None:
         else:
             parts.append(f"# %%{suffix}\n{c.source}")
     Path(py_path).write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

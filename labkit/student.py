@@ -87,3 +87,28 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def placeholders(student_source: str) -> dict:
+    """The names a student exercise cell binds to placeholders, with stand-in values.
+
+    Top-level ``name = None`` (or ``...``) -> ``None``; a top-level ``def`` whose body
+    raises ``NotImplementedError`` -> a function that raises it. Used by the tests to
+    check that every exercise's check rejects the placeholder with a hint.
+    """
+    import ast
+
+    def _stub(*args, **kwargs):
+        raise NotImplementedError()
+
+    found: dict = {}
+    for node in ast.parse(student_source).body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.value.value in (None, Ellipsis):
+            for target in node.targets:
+                for t in ([target] if isinstance(target, ast.Name) else getattr(target, "elts", [])):
+                    if isinstance(t, ast.Name):
+                        found[t.id] = None
+        elif isinstance(node, ast.FunctionDef) and any(
+                isinstance(s, ast.Raise) and "NotImplementedError" in ast.unparse(s) for s in ast.walk(node)):
+            found[node.name] = _stub
+    return found

@@ -17,25 +17,28 @@ def mnist_mlp(hidden: int = 128, num_classes: int = 10, input_shape=(28, 28, 1),
     ], name=name)
 
 
-def mnist_cnn(num_classes: int = 10, input_shape=(28, 28, 1), width: int = 32, dropout: float = 0.25,
+def mnist_cnn(num_classes: int = 10, input_shape=(28, 28, 1), width: int = 32, dropout: float = 0.3,
               name: str = "cnn"):
-    """A small VGG-style CNN: 2x[conv-conv-pool] with batch norm, then a dense logits head."""
+    """A small CNN in the style of Keras' "simple MNIST convnet", with batch norm.
+
+    conv(w) -> pool -> conv(2w) -> pool -> conv(4w) -> flatten -> dropout -> Dense logits.
+    About 6 MFLOPs per 28x28 image forward, so it trains at thousands of images per
+    second on a laptop CPU. Batch-norm momentum 0.9 lets the running statistics settle
+    within a few hundred steps.
+    """
     import keras
     from keras import layers
 
-    def block(x, filters):
-        for _ in range(2):
-            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-            x = layers.BatchNormalization()(x)
-            x = layers.Activation("relu")(x)
-        return layers.MaxPooling2D()(x)
+    def conv(x, filters):
+        x = layers.Conv2D(filters, 3, use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
+        return layers.Activation("relu")(x)
 
     inputs = keras.Input(input_shape)
-    x = block(inputs, width)
-    x = block(x, 2 * width)
+    x = layers.MaxPooling2D()(conv(inputs, width))
+    x = layers.MaxPooling2D()(conv(x, 2 * width))
+    x = conv(x, 4 * width)
     x = layers.Flatten()(x)
-    x = layers.Dropout(dropout)(x)
-    x = layers.Dense(128, activation="relu")(x)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes)(x)
     return keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import labkit
+
+
+def test_record_appends_json_lines(tmp_path, monkeypatch):
+    out = tmp_path / "r.jsonl"
+    monkeypatch.setenv("LABKIT_RESULTS", str(out))
+    monkeypatch.setenv("LABKIT_PROFILE", "quick")
+    assert labkit.record("mnist.cnn.test_accuracy", np.float32(0.5)) == np.float32(0.5)
+    labkit.record("mnist.seconds", 12)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["key"] for r in rows] == ["mnist.cnn.test_accuracy", "mnist.seconds"]
+    assert rows[0]["value"] == 0.5 and rows[0]["profile"] == "quick"
+    assert labkit.recorded()["mnist.seconds"] == 12
+
+
+@pytest.mark.parametrize("key", ["", "has space", "a..b", None, 3])
+def test_record_rejects_bad_keys(key):
+    with pytest.raises(ValueError, match="record key"):
+        labkit.record(key, 1)
+
+
+@pytest.mark.parametrize("value", [math.nan, [1, 2], {"a": 1}])
+def test_record_rejects_bad_values(value):
+    with pytest.raises(ValueError):
+        labkit.record("x.y", value)
+
+
+def _train_once(seed):
+    import keras
+
+    labkit.seed_everything(seed)
+    x = np.random.default_rng(0).normal(size=(256, 8)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dropout(0.2), keras.layers.Dense(2)])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=2, batch_size=32, verbose=0, shuffle=True)
+    return np.concatenate([w.ravel() for w in model.get_weights()])
+
+
+def test_seed_everything_makes_training_repeatable():
+    a, b, c = _train_once(1), _train_once(1), _train_once(2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, "0", True])
+def test_seed_everything_validates(seed):
+    with pytest.raises(ValueError, match="seed"):
+        labkit.seed_everything(seed)
