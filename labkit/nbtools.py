@@ -105,15 +105,15 @@ def refresh(path: Path, profile: str = "quick", timeout: int = 1800) -> None:
 
     The stored outputs are nbval's reference: they must not depend on the profile.
     """
-    import os
-
     from nbclient import NotebookClient
 
     path = Path(path)
+    from labkit.runbook import kernel_env
+
     nb = nbformat.read(path, as_version=4)
-    os.environ["LABKIT_PROFILE"] = profile
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent.resolve())}}).execute()
+    with kernel_env({"LABKIT_PROFILE": profile}):
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent.resolve())}}).execute()
     for cell in nb.cells:
         if keeps_output(cell):
             cell.outputs = [o for o in cell.outputs

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -26,9 +27,27 @@ from labkit.profiles import PROFILES
 
 def run_one(path: Path, out_dir: Path, profile: str, results: Path, timeout: int) -> tuple[str, float, str]:
     nb = nbformat.read(path, as_version=4)
-    os.environ["LABKIT_PROFILE"] = profile
-    os.environ["LABKIT_RESULTS"] = str(results.resolve())
-    os.environ["LABKIT_NOTEBOOK"] = path.stem
+    env = {"LABKIT_PROFILE": profile, "LABKIT_RESULTS": str(results.resolve()), "LABKIT_NOTEBOOK": path.stem}
+    with kernel_env(env):
+        return _execute(nb, path, out_dir, timeout)
+
+
+@contextmanager
+def kernel_env(values: dict[str, str]):
+    """Set environment variables for kernels started inside the block, then restore."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _execute(nb, path: Path, out_dir: Path, timeout: int) -> tuple[str, float, str]:
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent.resolve())}})
     start = time.perf_counter()

@@ -101,9 +101,14 @@ def placeholders(student_source: str) -> dict:
     def _stub(*args, **kwargs):
         raise NotImplementedError()
 
+    def _is_placeholder(value) -> bool:
+        if isinstance(value, ast.Constant):
+            return value.value is None or value.value is Ellipsis
+        return isinstance(value, ast.Tuple) and all(_is_placeholder(v) for v in value.elts)
+
     found: dict = {}
     for node in ast.parse(student_source).body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.value.value in (None, Ellipsis):
+        if isinstance(node, ast.Assign) and _is_placeholder(node.value):
             for target in node.targets:
                 for t in ([target] if isinstance(target, ast.Name) else getattr(target, "elts", [])):
                     if isinstance(t, ast.Name):

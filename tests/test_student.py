@@ -47,10 +47,17 @@ def _exercise_pairs(nb):
 
 
 class _Unset(dict):
-    """Locals for exec: names the cells do not define resolve to a stand-in object."""
+    """Locals for exec: names neither the exercise cell nor the globals define resolve to
+    a stand-in object (a check must reject the placeholder before touching them)."""
+
+    def __init__(self, values, globals_):
+        super().__init__(values)
+        self._globals = globals_
 
     def __missing__(self, key):
-        if key in __builtins__ if isinstance(__builtins__, dict) else hasattr(__builtins__, key):
+        import builtins
+
+        if key in self._globals or hasattr(builtins, key):
             raise KeyError(key)
         return object()
 
@@ -64,11 +71,11 @@ def test_every_exercise_is_followed_by_a_check_that_rejects_the_placeholder(path
             f"cell {index} is an exercise; the next code cell must call a labkit.checks function"
         student_src = strip_solution(cell.source)
         assert "### BEGIN SOLUTION" not in student_src
-        local = _Unset(placeholders(student_src))
-        assert dict(local), f"cell {index}: the student version binds no placeholder (name = None or a def)"
         import numpy as np
 
-        glb = {"np": np, "labkit": labkit, "checks": labkit.checks, "__builtins__": __builtins__}
+        glb = {"np": np, "labkit": labkit, "checks": labkit.checks}
+        local = _Unset(placeholders(student_src), glb)
+        assert dict(local), f"cell {index}: the student version binds no placeholder (name = None or a def)"
         with pytest.raises(ExerciseError) as err:
             exec(compile(check.source, f"{os.path.basename(path)}[{index + 1}]", "exec"), glb, local)
         assert err.value.hint, f"cell {index}: the check must give a hint"

@@ -7,6 +7,10 @@ when you need probabilities.
 from __future__ import annotations
 
 from labkit.models.mnist import mnist_cnn, mnist_mlp
+from labkit.models.transfer import BackboneInfo, extract_features, pretrained_backbone, split_backbone
+from labkit.models.deep import deep_mlp, scaled_init
+from labkit.models.cifar import (cifar_dense, cifar_large_cnn, cifar_small_cnn, cifar_tiny_cnn, recipe_net,
+                                 train_recipe)
 
 
 def count_params(model) -> int:
@@ -17,3 +21,6 @@ def count_params(model) -> int:
 
 
 __all__ = ["count_params", "mnist_cnn", "mnist_mlp"]
+__all__ += ["BackboneInfo", "extract_features", "pretrained_backbone", "split_backbone"]
+__all__ += ["deep_mlp", "scaled_init"]
+__all__ += ["cifar_dense", "cifar_large_cnn", "cifar_small_cnn", "cifar_tiny_cnn", "recipe_net", "train_recipe"]

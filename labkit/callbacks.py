@@ -1,0 +1,341 @@
+"""Look inside a network while it trains: per-layer gradient norms, activations, dead ReLUs.
+
+Two entry points::
+
+    stats = layer_stats(model, x_probe, y_probe)        # one measurement, no training
+    stats.grad_norm            # (n_layers,) L2 norm of dLoss/dKernel, first layer first
+
+    monitor = GradientStats(x_probe, y_probe, every=1, unit="epoch")
+    model.fit(..., callbacks=[monitor])
+    monitor.history["grad_norm"]       # (n_records, n_layers)
+    plot_gradient_stats(monitor)
+
+"Layers" are the layers that own a ``kernel`` (``Dense``, ``Conv*``), in the order the
+model applies them. "ReLU layers" are layers whose output is a plain ReLU: ``Dense`` or
+``Conv*`` with ``activation="relu"``, ``Activation("relu")`` and ``ReLU()`` with its
+default arguments. A ReLU unit (a feature, or a channel of a convolution) is **dead on
+the probe batch** when it outputs exactly zero for every example (and, for convolutions,
+at every position): no gradient flows through it, so gradient descent cannot revive it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["LayerStats", "layer_stats", "GradientStats", "plot_gradient_stats", "plot_layer_stats",
+           "kernel_layers", "relu_layers", "dead_fraction"]
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+# --------------------------------------------------------------------------- layer discovery
+def kernel_layers(model) -> list:
+    """The layers of ``model`` that own a ``kernel`` weight, first to last (nested models flattened)."""
+    out = []
+    for layer in _flat_layers(model):
+        if getattr(layer, "kernel", None) is not None and getattr(layer, "trainable", True):
+            out.append(layer)
+    return out
+
+
+def _is_relu(layer) -> bool:
+    keras = _keras()
+    if isinstance(layer, keras.layers.ReLU):
+        return (getattr(layer, "max_value", None) is None and float(getattr(layer, "negative_slope", 0.0)) == 0.0
+                and float(getattr(layer, "threshold", 0.0)) == 0.0)
+    act = getattr(layer, "activation", None)
+    return act is keras.activations.relu
+
+
+def relu_layers(model) -> list:
+    """The layers of ``model`` whose output is a plain ReLU, first to last."""
+    return [layer for layer in _flat_layers(model) if _is_relu(layer)]
+
+
+def _flat_layers(model) -> list:
+    keras = _keras()
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            out.extend(_flat_layers(layer))
+        else:
+            out.append(layer)
+    return out
+
+
+def dead_fraction(activations: np.ndarray) -> float:
+    """Fraction of units (last axis) that are zero for every example and position.
+
+    activations: (N, units) or (N, ..., channels) outputs of a ReLU layer.
+    """
+    a = np.asarray(activations)
+    if a.ndim < 2:
+        raise ValueError(f"activations must have a batch axis and a unit axis, got shape {a.shape}.")
+    alive = np.any(a.reshape(-1, a.shape[-1]) > 0, axis=0)
+    return float(1.0 - alive.mean())
+
+
+# --------------------------------------------------------------------------- one measurement
+@dataclass
+class LayerStats:
+    """One measurement of a model on a probe batch.
+
+    layer_names: names of the kernel layers (length L); relu_names: of the ReLU layers (K).
+    grad_norm: (L,) L2 norm of the loss gradient w.r.t. each kernel.
+    weight_norm: (L,) L2 norm of each kernel.
+    act_mean, act_std: (L,) mean and standard deviation of each kernel layer's output
+    (after its built-in activation, if any).
+    dead_fraction: (K,) fraction of dead units of each ReLU layer on the probe batch.
+    loss: the loss on the probe batch.
+    """
+
+    layer_names: list[str]
+    relu_names: list[str]
+    grad_norm: np.ndarray
+    weight_norm: np.ndarray
+    act_mean: np.ndarray
+    act_std: np.ndarray
+    dead_fraction: np.ndarray
+    loss: float
+
+    def ratio_first_last(self) -> float:
+        """``grad_norm[0] / grad_norm[-1]``: far below 1 means the gradient vanishes on its
+        way back to the first layer; far above 1 means it explodes."""
+        return float(self.grad_norm[0] / self.grad_norm[-1])
+
+    def table(self) -> str:
+        """A small plain-text table, one row per kernel layer."""
+        rows = [f"{'layer':<16}{'grad norm':>12}{'act mean':>10}{'act std':>10}"]
+        for i, name in enumerate(self.layer_names):
+            rows.append(f"{name[:15]:<16}{self.grad_norm[i]:>12.2e}{self.act_mean[i]:>10.3f}{self.act_std[i]:>10.3f}")
+        return "\n".join(rows)
+
+
+class _Probe:
+    """A model's feature extractor and a gradient function, built once and reused."""
+
+    def __init__(self, model, loss: Callable | None, training: bool):
+        keras = _keras()
+        if not getattr(model, "built", False) or not model.inputs:
+            raise ValueError("layer statistics need a built Sequential or functional model with "
+                             "keras.Input(...); a subclassed model has no layer outputs to read.")
+        if loss is None and getattr(model, "_compile_loss", None) is None:
+            raise ValueError("pass loss=... (e.g. keras.losses.SparseCategoricalCrossentropy("
+                             "from_logits=True)) or compile the model with a loss first.")
+        self.model, self.loss, self.training = model, loss, training
+        self.layers = kernel_layers(model)
+        self.relus = relu_layers(model)
+        if not self.layers:
+            raise ValueError("the model has no layer with a kernel (Dense, Conv...) to measure.")
+        outputs = [model.outputs[0]] + [l.output for l in self.layers] + [l.output for l in self.relus]
+        self.features = keras.Model(model.inputs, outputs)
+
+    def __call__(self, x, y) -> LayerStats:
+        import tensorflow as tf
+
+        keras = _keras()
+        model = self.model
+        saved = [v.numpy() for v in model.non_trainable_variables] if self.training else None
+        kernels = [l.kernel for l in self.layers]
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            outs = self.features(x, training=self.training)
+            y_pred = outs[0]
+            if self.loss is not None:
+                loss = self.loss(y, y_pred)
+                if model.losses:
+                    loss = loss + tf.add_n([tf.cast(l, loss.dtype) for l in model.losses])
+            else:
+                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=self.training)
+        grads = tape.gradient(loss, kernels)
+        if saved is not None:  # a training-mode pass must not move BN statistics
+            for v, val in zip(model.non_trainable_variables, saved):
+                v.assign(val)
+        n = len(self.layers)
+        acts = [keras.ops.convert_to_numpy(a).astype("float64") for a in outs[1:1 + n]]
+        relu_acts = [keras.ops.convert_to_numpy(a) for a in outs[1 + n:]]
+        return LayerStats(
+            layer_names=[l.name for l in self.layers],
+            relu_names=[l.name for l in self.relus],
+            grad_norm=np.array([0.0 if g is None else float(tf.norm(tf.cast(g, tf.float64))) for g in grads]),
+            weight_norm=np.array([float(tf.norm(tf.cast(k, tf.float64))) for k in kernels]),
+            act_mean=np.array([a.mean() for a in acts]),
+            act_std=np.array([a.std() for a in acts]),
+            dead_fraction=np.array([dead_fraction(a) for a in relu_acts]),
+            loss=float(loss),
+        )
+
+
+def layer_stats(model, x, y, *, loss: Callable | None = None, training: bool = True) -> LayerStats:
+    """Measure ``model`` on one probe batch: per-layer gradient norms, activations, dead ReLUs.
+
+    x: a batch of inputs (N, ...); y: its targets. ``loss(y, y_pred)`` defaults to the
+    model's compiled loss. ``training=True`` (default) measures what a training step sees
+    (batch norm uses batch statistics, dropout is active) and then restores the
+    non-trainable state, so measuring never changes the model.
+    """
+    _check_batch(x, y)
+    return _Probe(model, loss, training)(x, y)
+
+
+def _check_batch(x, y) -> None:
+    nx, ny = len(x), len(y)
+    if nx == 0:
+        raise ValueError("the probe batch is empty; pass a few hundred examples.")
+    if nx != ny:
+        raise ValueError(f"x and y have different lengths ({nx} vs {ny}).")
+
+
+# --------------------------------------------------------------------------- callback
+def _make_callback_base():
+    return _keras().callbacks.Callback
+
+
+class GradientStats(_make_callback_base()):
+    """Keras callback: record :func:`layer_stats` on a fixed probe batch during training.
+
+    x_probe, y_probe: a fixed batch (e.g. 256 training examples), the same every time, so
+    records differ only because the weights changed. ``unit="epoch"`` records after every
+    ``every``-th epoch, ``unit="batch"`` after every ``every``-th training step; both also
+    record once before the first step (step 0).
+
+    After training, ``history`` holds ``step`` (R,), ``epoch`` (R,), ``loss`` (R,),
+    ``grad_norm``/``weight_norm``/``act_mean``/``act_std`` (R, L) and ``dead_fraction``
+    (R, K); ``layer_names`` and ``relu_names`` name the columns.
+    """
+
+    def __init__(self, x_probe, y_probe, *, every: int = 1, unit: str = "epoch",
+                 loss: Callable | None = None, training: bool = True):
+        super().__init__()
+        _check_batch(x_probe, y_probe)
+        if unit not in ("epoch", "batch"):
+            raise ValueError(f"unit must be 'epoch' or 'batch', got {unit!r}.")
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}.")
+        self.x_probe, self.y_probe = x_probe, y_probe
+        self.every, self.unit, self.loss, self.training = int(every), unit, loss, training
+        self.records: list[tuple[int, int, LayerStats]] = []
+        self._probe: _Probe | None = None
+        self._step = 0
+        self._epoch = 0
+
+    # Keras hooks
+    def on_train_begin(self, logs=None):
+        self._probe = _Probe(self.model, self.loss, self.training)
+        if not self.records:  # a second fit() continues the same record
+            self._record()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        if self.unit == "batch" and self._step % self.every == 0:
+            self._record()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epoch += 1
+        if self.unit == "epoch" and self._epoch % self.every == 0:
+            self._record()
+
+    def _record(self) -> None:
+        self.records.append((self._step, self._epoch, self._probe(self.x_probe, self.y_probe)))
+
+    # results
+    @property
+    def layer_names(self) -> list[str]:
+        return self.records[0][2].layer_names if self.records else []
+
+    @property
+    def relu_names(self) -> list[str]:
+        return self.records[0][2].relu_names if self.records else []
+
+    @property
+    def history(self) -> dict[str, np.ndarray]:
+        if not self.records:
+            raise ValueError("nothing recorded yet: pass the callback to model.fit(..., callbacks=[...]).")
+        stats = [r[2] for r in self.records]
+        return {
+            "step": np.array([r[0] for r in self.records]),
+            "epoch": np.array([r[1] for r in self.records]),
+            "loss": np.array([s.loss for s in stats]),
+            "grad_norm": np.stack([s.grad_norm for s in stats]),
+            "weight_norm": np.stack([s.weight_norm for s in stats]),
+            "act_mean": np.stack([s.act_mean for s in stats]),
+            "act_std": np.stack([s.act_std for s in stats]),
+            "dead_fraction": np.stack([s.dead_fraction for s in stats]) if stats[0].relu_names
+            else np.zeros((len(stats), 0)),
+        }
+
+
+# --------------------------------------------------------------------------- plots
+def plot_gradient_stats(monitor: GradientStats, *, title: str = "", axes=None):
+    """Two panels: each layer's gradient norm over training (log scale) and each ReLU
+    layer's dead fraction. Returns the Figure; never calls ``plt.show()``."""
+    import matplotlib.pyplot as plt
+
+    if not isinstance(monitor, GradientStats):
+        raise ValueError(f"expected a GradientStats callback, got {type(monitor).__name__}.")
+    h = monitor.history
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    else:
+        fig = axes[0].figure
+    x = h["step"]
+    cmap = plt.get_cmap("viridis")
+    L = len(monitor.layer_names)
+    for i, name in enumerate(monitor.layer_names):
+        axes[0].plot(x, np.maximum(h["grad_norm"][:, i], 1e-30), color=cmap(i / max(L - 1, 1)),
+                     label=name if i in (0, L - 1) else None)
+    axes[0].set_yscale("log")
+    axes[0].set(xlabel="training step", ylabel="gradient norm (kernel)", title="per-layer gradient norm")
+    axes[0].legend(fontsize=8, title="dark = first layer", title_fontsize=8)
+    K = len(monitor.relu_names)
+    if K:
+        for k, name in enumerate(monitor.relu_names):
+            axes[1].plot(x, h["dead_fraction"][:, k], color=cmap(k / max(K - 1, 1)), label=name)
+        axes[1].set_ylim(-0.02, 1.02)
+        axes[1].legend(fontsize=7, ncol=2)
+    else:
+        axes[1].text(0.5, 0.5, "no ReLU layers", ha="center", va="center", transform=axes[1].transAxes)
+    axes[1].set(xlabel="training step", ylabel="fraction of dead units", title="dead ReLUs (probe batch)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_layer_stats(stats: Mapping[str, LayerStats], *, keys: Sequence[str] = ("act_std", "grad_norm"),
+                     log: Sequence[str] = ("grad_norm",), axes=None):
+    """Compare networks layer by layer: one panel per statistic, one line per network.
+
+    stats: {label: LayerStats}. Returns the Figure; never calls ``plt.show()``.
+    """
+    import matplotlib.pyplot as plt
+
+    if not stats:
+        raise ValueError("stats is empty; pass {label: layer_stats(...)}.")
+    bad = [k for k in keys if k not in ("grad_norm", "weight_norm", "act_mean", "act_std")]
+    if bad:
+        raise ValueError(f"unknown statistics {bad}; use grad_norm, weight_norm, act_mean or act_std.")
+    if axes is None:
+        fig, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 3.5), squeeze=False)
+        axes = axes[0]
+    else:
+        fig = np.atleast_1d(axes)[0].figure
+    titles = {"grad_norm": "gradient norm (kernel)", "act_std": "activation std",
+              "act_mean": "activation mean", "weight_norm": "weight norm"}
+    for ax, key in zip(axes, keys):
+        for label, s in stats.items():
+            vals = getattr(s, key)
+            ax.plot(np.arange(1, len(vals) + 1), np.maximum(vals, 1e-30) if key in log else vals,
+                    marker="o", ms=3, label=label)
+        if key in log:
+            ax.set_yscale("log")
+        ax.set(xlabel="layer (1 = first)", title=titles[key])
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

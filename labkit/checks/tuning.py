@@ -1,0 +1,27 @@
+"""Checks for notebook 10 (hyperparameter search)."""
+from __future__ import annotations
+
+from typing import Any
+
+from labkit.checks import ExerciseError, passed, require_answer
+
+__all__ = ["distinct_learning_rates"]
+
+
+def distinct_learning_rates(grid_distinct_lr: Any, random_distinct_lr: Any) -> None:
+    """4 x 4 grid vs 16 random trials: distinct learning rates tried by each."""
+    ex = "distinct learning rates"
+    hint = ("A grid repeats each learning rate once for every dropout value, so it tries only as many "
+            "learning rates as the grid has along that axis. Random search draws a fresh value from a "
+            "continuous range in every trial, so (almost surely) every trial has its own.")
+    require_answer(ex, grid_distinct_lr, "grid_distinct_lr", hint)
+    require_answer(ex, random_distinct_lr, "random_distinct_lr", hint)
+    for name, value in (("grid_distinct_lr", grid_distinct_lr), ("random_distinct_lr", random_distinct_lr)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ExerciseError(ex, f"`{name}` should be an integer count, got {value!r}.", hint)
+    if grid_distinct_lr != 4:
+        why = " - that is the number of trials, not of learning rates" if grid_distinct_lr == 16 else ""
+        raise ExerciseError(ex, f"grid_distinct_lr={grid_distinct_lr} is not right{why}.", hint)
+    if random_distinct_lr != 16:
+        raise ExerciseError(ex, f"random_distinct_lr={random_distinct_lr} is not right.", hint)
+    passed(ex, "the grid tries 4 learning rates, random search 16, for the same 16 trials")

@@ -1,0 +1,607 @@
+"""Local TensorFlow clusters that clean up after themselves, and strategy selection.
+
+TensorFlow's distribution engine runs the same program on one machine or on many: the
+only difference is *where the tasks are*, written in ``TF_CONFIG`` (or given to a
+cluster resolver). This module starts real clusters on ``127.0.0.1`` so that the
+notebook's code is exactly what a multi-machine user runs:
+
+* :class:`LocalCluster` - ``with LocalCluster(n_workers=2, n_ps=1) as cluster:`` starts
+  one ``tf.distribute.Server`` **process** per worker and parameter-server task, on
+  ports chosen free at run time, and stops them on exit - also when the body raises,
+  when the interpreter exits (``atexit``) and, on Linux, when this process is killed
+  (each server asks the kernel to kill it when its parent dies). Use
+  ``cluster.resolver()`` to build a ``tf.distribute.ParameterServerStrategy``.
+* :func:`run_workers` - runs one Python script as ``n`` worker processes, each with its
+  own ``TF_CONFIG``: how ``tf.distribute.MultiWorkerMirroredStrategy`` programs run.
+* :func:`strategy_from_env` - picks the strategy that ``TF_CONFIG`` and the visible
+  devices call for, so one notebook runs on a laptop, a multi-GPU box or a cluster.
+* :func:`split_cpu` - splits the CPU into logical devices (before TensorFlow starts).
+
+Every child process runs in its own process group and is killed as a group (SIGTERM,
+then SIGKILL after a timeout), so nothing is left running.
+"""
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+__all__ = ["free_ports", "LocalCluster", "run_workers", "WorkerRun", "tf_config", "split_cpu",
+           "strategy_from_env", "live_children", "ClusterError", "train_sync", "train_async", "TrainLog"]
+
+_LOCALHOST = "127.0.0.1"
+_LIVE: "weakref.WeakSet[_ProcessGroup]" = weakref.WeakSet()
+
+
+class ClusterError(RuntimeError):
+    """A cluster task failed to start, crashed or timed out; the message has its log."""
+
+
+# --------------------------------------------------------------------------- ports/config
+def free_ports(n: int, host: str = _LOCALHOST) -> list[int]:
+    """``n`` distinct TCP ports that were free on ``host`` a moment ago.
+
+    The sockets are bound together (so the ports differ) and closed before returning;
+    another program could in principle take one in between, which :class:`LocalCluster`
+    reports as a start-up failure naming the port.
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}.")
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((host, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def tf_config(cluster: Mapping[str, Sequence[str]], task_type: str, task_index: int) -> str:
+    """The ``TF_CONFIG`` JSON string of one task of ``cluster`` ({job: [host:port, ...]})."""
+    if task_type not in cluster:
+        raise ValueError(f"task_type {task_type!r} is not a job of the cluster {sorted(cluster)}.")
+    if not 0 <= task_index < len(cluster[task_type]):
+        raise ValueError(f"task_index {task_index} is out of range for job {task_type!r} "
+                         f"with {len(cluster[task_type])} task(s).")
+    return json.dumps({"cluster": {k: list(v) for k, v in cluster.items()},
+                       "task": {"type": task_type, "index": int(task_index)}})
+
+
+def _check_count(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return value
+
+
+# --------------------------------------------------------------------------- processes
+def _die_with_parent(parent_pid: int) -> None:
+    """In a child: ask Linux to SIGKILL us when the parent dies; exit if it already has."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:  # pragma: no cover - no libc: rely on atexit/killpg
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+class _ProcessGroup:
+    """Child processes, each the leader of its own process group; killed as groups."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+        _LIVE.add(self)
+
+    def spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None,
+              cwd: str | None = None) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "wb")
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    env=dict(env) if env is not None else None, cwd=cwd,
+                                    start_new_session=True)
+        finally:
+            log.close()
+        self.procs.append((name, proc))
+        return proc
+
+    def log(self, name: str, tail: int = 3000) -> str:
+        path = self.log_dir / f"{name}.log"
+        try:
+            return path.read_text(errors="replace")[-tail:]
+        except OSError:
+            return ""
+
+    def pids(self) -> list[int]:
+        return [p.pid for _, p in self.procs]
+
+    def kill_all(self, timeout: float = 5.0) -> None:
+        """SIGTERM every group, wait up to ``timeout`` s, then SIGKILL what is left."""
+        for _, proc in self.procs:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for _, proc in self.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(max(0.0, deadline - time.monotonic()))
+        for _, proc in self.procs:
+            # the group may hold grandchildren even when the leader is gone
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5.0)
+        _LIVE.discard(self)
+
+
+@atexit.register
+def _kill_leftovers() -> None:  # pragma: no cover - runs at interpreter exit
+    for group in list(_LIVE):
+        group.kill_all(timeout=2.0)
+
+
+def live_children() -> list[int]:
+    """PIDs of processes still alive that a cluster or worker run of *this* process
+    started (empty after every ``with LocalCluster`` block and :func:`run_workers` call)."""
+    alive = []
+    for group in list(_LIVE):
+        alive += [p.pid for _, p in group.procs if p.poll() is None]
+    return alive
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.settimeout(0.2)
+            if s.connect_ex((_LOCALHOST, port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+# --------------------------------------------------------------------------- LocalCluster
+class LocalCluster:
+    """A real TensorFlow cluster on this machine: one server process per task.
+
+    ``with LocalCluster(n_workers=2, n_ps=1) as cluster:`` starts ``n_workers`` worker
+    and ``n_ps`` parameter-server ``tf.distribute.Server`` processes on free ports of
+    127.0.0.1, waits until each listens, and on exit stops them all (also when the
+    body raises). ``cluster.spec`` is the ``{"worker": [...], "ps": [...]}`` mapping;
+    ``cluster.resolver()`` the cluster resolver a ``ParameterServerStrategy`` needs.
+
+    ``threads`` pins each server's intra-op thread pool (1 suits a 2-core machine: the
+    tasks then compete for cores the way separate machines would not).
+    """
+
+    def __init__(self, n_workers: int = 2, n_ps: int = 1, *, threads: int = 1,
+                 start_timeout: float = 120.0, stop_timeout: float = 5.0):
+        self.n_workers = _check_count("n_workers", n_workers, 1)
+        self.n_ps = _check_count("n_ps", n_ps, 0)
+        self.threads = _check_count("threads", threads, 1)
+        if start_timeout <= 0 or stop_timeout <= 0:
+            raise ValueError("start_timeout and stop_timeout must be positive seconds.")
+        self.start_timeout, self.stop_timeout = float(start_timeout), float(stop_timeout)
+        self.spec: dict[str, list[str]] = {}
+        self._group: _ProcessGroup | None = None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+
+    # lifecycle ---------------------------------------------------------------
+    def start(self) -> "LocalCluster":
+        if self._group is not None:
+            raise RuntimeError("this LocalCluster is already running; stop() it first.")
+        ports = free_ports(self.n_workers + self.n_ps)
+        self.spec = {"worker": [f"{_LOCALHOST}:{p}" for p in ports[:self.n_workers]]}
+        if self.n_ps:
+            self.spec["ps"] = [f"{_LOCALHOST}:{p}" for p in ports[self.n_workers:]]
+        self._tmp = tempfile.TemporaryDirectory(prefix="labkit-cluster-")
+        self._group = _ProcessGroup(Path(self._tmp.name))
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+        env.pop("TF_CONFIG", None)
+        try:
+            tasks = [(job, i) for job in self.spec for i in range(len(self.spec[job]))]
+            for job, i in tasks:
+                argv = [sys.executable, "-m", "labkit.distribute", "serve", json.dumps(self.spec), job,
+                        str(i), str(self.threads), str(os.getpid())]
+                self._group.spawn(f"{job}{i}", argv, env=env)
+            deadline = time.monotonic() + self.start_timeout
+            for (job, i), (_, proc) in zip(tasks, self._group.procs):
+                port = int(self.spec[job][i].rsplit(":", 1)[1])
+                if not _wait_for_port(port, proc, deadline):
+                    why = "exited" if proc.poll() is not None else f"did not listen within {self.start_timeout:.0f} s"
+                    raise ClusterError(f"task {job}:{i} on port {port} {why}. Its log:\n"
+                                       f"{self._group.log(f'{job}{i}')}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every task process (idempotent)."""
+        if self._group is not None:
+            self._group.kill_all(self.stop_timeout)
+            self._group = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> "LocalCluster":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # queries -----------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._group is not None and all(p.poll() is None for _, p in self._group.procs)
+
+    def pids(self) -> list[int]:
+        return self._group.pids() if self._group is not None else []
+
+    def resolver(self, n_workers: int | None = None):
+        """A ``SimpleClusterResolver`` for this cluster (gRPC), for a coordinator here.
+
+        ``n_workers`` < the cluster's size hands only the first workers to the strategy.
+        """
+        import tensorflow as tf
+
+        if self._group is None:
+            raise RuntimeError("the cluster is not running; use it inside `with LocalCluster(...)`.")
+        spec = {k: list(v) for k, v in self.spec.items()}
+        if n_workers is not None:
+            _check_count("n_workers", n_workers, 1)
+            if n_workers > self.n_workers:
+                raise ValueError(f"n_workers={n_workers} but the cluster has {self.n_workers} workers.")
+            spec["worker"] = spec["worker"][:n_workers]
+        return tf.distribute.cluster_resolver.SimpleClusterResolver(
+            tf.train.ClusterSpec(spec), rpc_layer="grpc")
+
+    def tf_config(self, task_type: str, task_index: int) -> str:
+        return tf_config(self.spec, task_type, task_index)
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"LocalCluster({self.n_workers} worker(s), {self.n_ps} ps, {state}: {self.spec})"
+
+
+def _serve(spec_json: str, job: str, index: str, threads: str, parent_pid: str) -> None:
+    """Child-process entry point: run one ``tf.distribute.Server`` until killed."""
+    if int(parent_pid) > 0:
+        _die_with_parent(int(parent_pid))
+    import tensorflow as tf
+
+    config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=int(threads),
+                                      inter_op_parallelism_threads=max(4, int(threads)))
+    server = tf.distribute.Server(tf.train.ClusterSpec(json.loads(spec_json)), job_name=job,
+                                  task_index=int(index), protocol="grpc", config=config, start=True)
+    server.join()
+
+
+# --------------------------------------------------------------------------- run_workers
+@dataclass
+class WorkerRun:
+    """What :func:`run_workers` returns: each worker's exit code and log, and the wall time."""
+
+    returncodes: list[int]
+    logs: list[str]
+    seconds: float
+    cluster: dict[str, list[str]]
+
+    @property
+    def ok(self) -> bool:
+        return all(rc == 0 for rc in self.returncodes)
+
+
+def run_workers(script: str | os.PathLike, n_workers: int, *, args: Sequence[str] = (),
+                timeout: float = 300.0, threads: int = 1, cwd: str | os.PathLike | None = None,
+                check: bool = True) -> WorkerRun:
+    """Run ``python script *args`` as ``n_workers`` processes of one cluster, and wait.
+
+    Each process gets ``TF_CONFIG`` naming the cluster (free ports on 127.0.0.1) and
+    its own task (``worker``, index 0..n-1), exactly as on ``n`` machines - the script
+    builds ``tf.distribute.MultiWorkerMirroredStrategy()`` and reads nothing else.
+    ``LABKIT_THREADS`` is set to ``threads`` in each. After ``timeout`` seconds, or
+    when one worker fails (the others would wait for it forever), every process is
+    killed; with ``check=True`` a failure raises :class:`ClusterError` with the log.
+    """
+    script = Path(script)
+    if not script.is_file():
+        raise ValueError(f"script {str(script)!r} does not exist; write it first (e.g. with %%writefile).")
+    _check_count("n_workers", n_workers, 1)
+    _check_count("threads", threads, 1)
+    if timeout <= 0:
+        raise ValueError(f"timeout must be positive seconds, got {timeout!r}.")
+    spec = {"worker": [f"{_LOCALHOST}:{p}" for p in free_ports(n_workers)]}
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="labkit-workers-") as tmp:
+        group = _ProcessGroup(Path(tmp))
+        try:
+            for i in range(n_workers):
+                env = {**os.environ, "TF_CONFIG": tf_config(spec, "worker", i),
+                       "LABKIT_THREADS": str(threads), "LABKIT_PARENT_PID": str(os.getpid()),
+                       "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+                group.spawn(f"worker{i}", [sys.executable, str(script.resolve()), *map(str, args)],
+                            env=env, cwd=str(cwd) if cwd is not None else None)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                codes = [p.poll() for _, p in group.procs]
+                if all(c is not None for c in codes) or any(c not in (None, 0) for c in codes):
+                    break
+                time.sleep(0.1)
+        finally:
+            group.kill_all(timeout=2.0)
+        codes = [p.returncode for _, p in group.procs]
+        logs = [group.log(f"worker{i}", tail=20_000) for i in range(n_workers)]
+    seconds = time.perf_counter() - start
+    run = WorkerRun([int(c) for c in codes], logs, seconds, spec)
+    if check and not run.ok:
+        timed_out = seconds >= timeout
+        bad = next((i for i, c in enumerate(codes) if c != 0), 0)
+        raise ClusterError(f"{'timed out after ' + format(timeout, '.0f') + ' s; ' if timed_out else ''}"
+                           f"worker exit codes {codes}. Log of worker {bad}:\n{logs[bad][-3000:]}")
+    return run
+
+
+# --------------------------------------------------------------------------- devices/strategy
+def split_cpu(n: int) -> list:
+    """Split the (first) CPU into ``n`` logical devices; returns them.
+
+    Must run before TensorFlow executes any op (do it right after the first cell):
+    afterwards TensorFlow refuses, and this raises a ValueError saying so - unless
+    the CPU already has exactly ``n`` logical devices (a re-run cell).
+    """
+    import tensorflow as tf
+
+    _check_count("n", n, 1)
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+    except RuntimeError as err:
+        have = tf.config.list_logical_devices("CPU")
+        if len(have) == n:
+            return have
+        raise ValueError(f"TensorFlow has already started with {len(have)} CPU device(s), so it cannot be "
+                         f"split into {n}; call split_cpu({n}) before any TensorFlow op (restart the "
+                         f"kernel and run it right after the first cell). TensorFlow said: {err}") from None
+    return tf.config.list_logical_devices("CPU")
+
+
+def strategy_from_env(environ: Mapping[str, str] | None = None):
+    """The ``tf.distribute`` strategy that ``TF_CONFIG`` and the local devices call for.
+
+    * ``TF_CONFIG`` with a ``ps`` job -> ``ParameterServerStrategy`` (this process is
+      the coordinator; the workers and parameter servers run ``tf.distribute.Server``);
+    * ``TF_CONFIG`` with more than one ``worker``/``chief`` task ->
+      ``MultiWorkerMirroredStrategy``;
+    * otherwise more than one GPU, or more than one logical CPU -> ``MirroredStrategy``;
+    * otherwise the default (no-op) strategy.
+    """
+    import tensorflow as tf
+
+    env = os.environ if environ is None else environ
+    raw = env.get("TF_CONFIG", "").strip()
+    if raw:
+        try:
+            conf = json.loads(raw)
+            cluster = conf["cluster"]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError("TF_CONFIG must be JSON like {\"cluster\": {\"worker\": [\"host:port\", ...]}, "
+                             f"\"task\": {{\"type\": \"worker\", \"index\": 0}}}}; got {raw[:200]!r}.") from None
+        if not isinstance(cluster, dict) or not cluster:
+            raise ValueError("TF_CONFIG['cluster'] must be a non-empty mapping of job name to addresses.")
+        if cluster.get("ps"):
+            spec = {k: v for k, v in cluster.items() if k in ("worker", "ps")}
+            resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+                tf.train.ClusterSpec(spec), rpc_layer="grpc")
+            return tf.distribute.ParameterServerStrategy(resolver)
+        if len(cluster.get("worker", [])) + len(cluster.get("chief", [])) > 1:
+            if environ is not None and environ is not os.environ:
+                raise ValueError("a multi-worker strategy reads TF_CONFIG from os.environ; set it there.")
+            return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy([d.name for d in gpus])
+    cpus = tf.config.list_logical_devices("CPU")
+    if len(cpus) > 1 and not gpus:
+        return tf.distribute.MirroredStrategy([d.name for d in cpus])
+    return tf.distribute.get_strategy()
+
+
+# --------------------------------------------------------------------------- training loops
+@dataclass
+class TrainLog:
+    """What :func:`train_sync` / :func:`train_async` return.
+
+    ``losses[i]``: the training loss of update ``i`` (in the order the updates were
+    applied); ``staleness[i]``: how many *other* updates reached the parameters between
+    the moment update ``i``'s gradient was computed and the moment it was applied (0 for
+    synchronous training); ``seconds``: wall time of the timed steps (after warm-up);
+    ``samples_per_second``: training examples processed per second by the whole cluster.
+    """
+
+    model: Any
+    losses: list[float]
+    staleness: list[int]
+    seconds: float
+    samples_per_second: float
+    replicas: int
+
+    @property
+    def mean_staleness(self) -> float:
+        return float(sum(self.staleness) / max(1, len(self.staleness)))
+
+
+def _check_training_args(x, y, steps: int, batch: int, lr: float) -> None:
+    import numpy as np
+
+    _check_count("steps", steps, 1)
+    _check_count("batch", batch, 1)
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}.")
+    if len(x) != len(y):
+        raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}.")
+    if len(x) < batch:
+        raise ValueError(f"need at least one batch of {batch} examples, got {len(x)}.")
+    if np.asarray(y).ndim != 1:
+        raise ValueError(f"y must be integer class labels of shape (n,), got shape {np.asarray(y).shape}.")
+
+
+def train_sync(strategy, build_model, x, y, *, steps: int, global_batch: int, lr: float,
+               seed: int = 0) -> TrainLog:
+    """Synchronous data-parallel SGD under any ``tf.distribute`` strategy.
+
+    Each step splits a global batch of ``global_batch`` examples over the strategy's
+    replicas (``MirroredStrategy``: devices of this machine; ``MultiWorkerMirroredStrategy``:
+    worker processes/machines), every replica computes the gradient of its share, the
+    gradients are all-reduced (summed) and one SGD update of learning rate ``lr`` is
+    applied to every copy of the weights. ``build_model()`` is called under
+    ``strategy.scope()``; x: (n, ...) float32, y: (n,) int labels; the loss is the mean
+    softmax cross-entropy of logits over the global batch.
+    """
+    import keras
+    import tensorflow as tf
+
+    _check_training_args(x, y, steps, global_batch, lr)
+    replicas = strategy.num_replicas_in_sync
+    if global_batch % replicas:
+        raise ValueError(f"global_batch={global_batch} must be a multiple of the {replicas} replicas.")
+    keras.utils.set_random_seed(seed)
+    with strategy.scope():
+        model = build_model()
+        opt = keras.optimizers.SGD(lr)
+        opt.build(model.trainable_variables)
+    data = (tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).repeat()
+            .batch(global_batch, drop_remainder=True))
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    iterator = iter(strategy.experimental_distribute_dataset(data.with_options(options)))
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+
+    @tf.function
+    def step(it):
+        def replica_step(xb, yb):
+            with tf.GradientTape() as tape:
+                per_example = loss_fn(yb, model(xb, training=True))
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))  # all-reduces across replicas
+            return loss
+
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=next(it)), axis=None)
+
+    losses = [float(step(iterator))]  # the first step traces the function: not timed
+    start = time.perf_counter()
+    losses += [float(step(iterator)) for _ in range(steps - 1)]
+    seconds = time.perf_counter() - start
+    rate = (steps - 1) * global_batch / seconds if steps > 1 and seconds > 0 else float("nan")
+    return TrainLog(model, losses, [0] * steps, seconds, rate, replicas)
+
+
+def train_async(strategy, build_model, x, y, *, steps: int, batch: int, lr: float,
+                seed: int = 0) -> TrainLog:
+    """Asynchronous SGD with a ``tf.distribute.ParameterServerStrategy``.
+
+    The variables live on the parameter servers. A ``ClusterCoordinator`` (this
+    process) schedules ``steps`` training steps; whichever worker is free takes the
+    next one, reads the *current* parameters, computes the gradient of a batch of
+    ``batch`` examples and applies it to the parameter servers without waiting for
+    the others - so its gradient may be *stale*: other workers may have updated the
+    parameters in between. A counter on the parameter server measures exactly how many
+    (``TrainLog.staleness``). Arguments as in :func:`train_sync`.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    _check_training_args(x, y, steps, batch, lr)
+    if not isinstance(strategy, tf.distribute.ParameterServerStrategy):
+        raise ValueError(f"train_async needs a tf.distribute.ParameterServerStrategy, got "
+                         f"{type(strategy).__name__}; build one from LocalCluster(...).resolver().")
+    coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
+    keras.utils.set_random_seed(seed)
+    with strategy.scope():
+        model = build_model()
+        opt = keras.optimizers.SGD(lr)
+        opt.build(model.trainable_variables)
+        updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="updates_applied")
+    x, y = np.asarray(x), np.asarray(y)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def dataset_fn(_=None):
+        # each worker shuffles on its own (unseeded: the order workers run in is not
+        # deterministic anyway)
+        return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x)).repeat().batch(batch, drop_remainder=True)
+
+    iterator = iter(coordinator.create_per_worker_dataset(dataset_fn))
+
+    @tf.function
+    def step(it):
+        def replica_step(xb, yb):
+            seen = updates.read_value()  # how many updates the parameters we read contain
+            with tf.control_dependencies([seen]):  # read the counter *before* the weights
+                with tf.GradientTape() as tape:
+                    loss = loss_fn(yb, model(xb, training=True))
+                grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            with tf.control_dependencies([g for g in grads]):
+                applied = updates.assign_add(1, read_value=True)  # atomic on the parameter server
+            return loss, applied - seen - 1
+
+        return strategy.run(replica_step, args=next(it))
+
+    n_workers = int(getattr(strategy.extended, "_num_workers", 1))
+    warm = min(steps, n_workers)  # each worker runs (and so builds) the function once
+    results = [coordinator.schedule(step, args=(iterator,)) for _ in range(warm)]
+    coordinator.join()
+    start = time.perf_counter()
+    results += [coordinator.schedule(step, args=(iterator,)) for _ in range(steps - warm)]
+    coordinator.join()
+    seconds = time.perf_counter() - start
+    fetched = [r.fetch() for r in results]
+    # order by when each update was applied is unknown to the coordinator; it returns in
+    # schedule order, which is the order the steps were handed out - close enough for curves
+    losses = [float(l) for l, _ in fetched]
+    staleness = [int(s) for _, s in fetched]
+    rate = (steps - warm) * batch / seconds if steps > warm and seconds > 0 else float("nan")
+    return TrainLog(model, losses, staleness, seconds, rate, n_workers)
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m labkit.distribute serve CLUSTER_JSON JOB INDEX [THREADS [PARENT_PID]]``.
+
+    Runs one cluster task until killed - on a real host too: give it the cluster JSON
+    (``{"worker": [...], "ps": [...]}``), its job and index; PARENT_PID 0 (default) does
+    not tie its life to a parent process.
+    """
+    if argv[:1] == ["serve"] and 4 <= len(argv) <= 6:
+        spec, job, index = argv[1:4]
+        threads = argv[4] if len(argv) > 4 else "1"
+        parent = argv[5] if len(argv) > 5 else "0"
+        _serve(spec, job, index, threads, parent)
+        return 0
+    print("usage: python -m labkit.distribute serve CLUSTER_JSON JOB INDEX [THREADS [PARENT_PID]]",
+          file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

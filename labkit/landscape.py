@@ -1,0 +1,131 @@
+"""Probe a model's loss landscape: straight lines between solutions, 2-D slices along
+filter-normalised random directions (Li et al., 2018), and sharpness.
+
+All functions take a compiled-or-not Keras model, a list of weight arrays (as from
+``model.get_weights()``), data ``x, y`` and a Keras loss; they restore the model's
+weights before returning.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["flatten", "weight_distance", "interpolate", "random_direction", "surface", "sharpness", "loss_at"]
+
+Weights = Sequence[np.ndarray]
+
+
+def _check_weights(model, weights: Weights, name: str = "weights") -> list[np.ndarray]:
+    current = model.get_weights()
+    weights = [np.asarray(w) for w in weights]
+    if len(weights) != len(current) or any(a.shape != b.shape for a, b in zip(weights, current)):
+        raise ValueError(f"{name} do not fit the model: expected {len(current)} arrays with shapes "
+                         f"{[w.shape for w in current]}, got {[w.shape for w in weights]}.")
+    return weights
+
+
+@contextmanager
+def _restoring(model):
+    saved = model.get_weights()
+    try:
+        yield
+    finally:
+        model.set_weights(saved)
+
+
+def flatten(weights: Weights) -> np.ndarray:
+    """All weights as one float64 vector."""
+    return np.concatenate([np.asarray(w, dtype=np.float64).ravel() for w in weights])
+
+
+def weight_distance(a: Weights, b: Weights) -> float:
+    """Relative distance ``||a - b|| / ||a||`` between two weight lists."""
+    fa, fb = flatten(a), flatten(b)
+    if fa.shape != fb.shape:
+        raise ValueError(f"weight lists differ in size: {fa.size} vs {fb.size}.")
+    return float(np.linalg.norm(fa - fb) / max(np.linalg.norm(fa), 1e-12))
+
+
+def loss_at(model, weights: Weights, x, y, loss_fn: Callable, batch_size: int = 1024) -> float:
+    """Mean ``loss_fn(y, model(x))`` with the model's weights set to ``weights`` (inference mode)."""
+    with _restoring(model):
+        model.set_weights(_check_weights(model, weights))
+        total, n = 0.0, 0
+        for i in range(0, len(x), batch_size):
+            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            out = model(xb, training=False)
+            total += float(loss_fn(yb, out)) * len(xb)
+            n += len(xb)
+    return total / n
+
+
+def interpolate(model, a: Weights, b: Weights, x, y, loss_fn: Callable,
+                alphas: Sequence[float] = tuple(np.linspace(-0.25, 1.25, 25)), batch_size: int = 1024
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Loss along the straight line ``(1 - α)·a + α·b``. Returns ``(alphas, losses)``."""
+    a, b = _check_weights(model, a, "a"), _check_weights(model, b, "b")
+    alphas = np.asarray(alphas, dtype=float)
+    losses = np.array([loss_at(model, [(1 - t) * wa + t * wb for wa, wb in zip(a, b)], x, y, loss_fn, batch_size)
+                       for t in alphas])
+    return alphas, losses
+
+
+def _norm(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    return np.sqrt(np.sum(np.square(a), axis=axes, keepdims=True))
+
+
+def random_direction(weights: Weights, seed: int = 0, filter_normalize: bool = True) -> list[np.ndarray]:
+    """A Gaussian direction in weight space, shaped like ``weights``.
+
+    With ``filter_normalize`` each filter (the slice of a kernel feeding one output unit:
+    the last axis of Dense/Conv kernels) is scaled to the norm of the same filter in
+    ``weights``, and 1-D parameters (biases, batch-norm) get a zero direction - the
+    normalisation of Li et al. (2018) that makes slices of different networks comparable.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for w in weights:
+        w = np.asarray(w, dtype=np.float64)
+        d = rng.standard_normal(w.shape)
+        if filter_normalize:
+            if w.ndim <= 1:
+                d = np.zeros_like(w)
+            else:
+                axes = tuple(range(w.ndim - 1))
+                d *= _norm(w, axes) / (_norm(d, axes) + 1e-12)
+        out.append(d.astype(np.float32))
+    return out
+
+
+def surface(model, center: Weights, d1: Weights, d2: Weights, x, y, loss_fn: Callable,
+            span: float = 1.0, steps: int = 11, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Loss on the plane ``center + s·d1 + t·d2`` for s, t in [-span, span].
+
+    Returns ``(s, t, losses)`` with ``losses[i, j]`` at ``(s[i], t[j])``.
+    """
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2, got {steps}.")
+    center = _check_weights(model, center, "center")
+    d1, d2 = _check_weights(model, d1, "d1"), _check_weights(model, d2, "d2")
+    grid = np.linspace(-span, span, steps)
+    losses = np.empty((steps, steps))
+    for i, s in enumerate(grid):
+        for j, t in enumerate(grid):
+            losses[i, j] = loss_at(model, [c + s * u + t * v for c, u, v in zip(center, d1, d2)], x, y, loss_fn,
+                                   batch_size)
+    return grid, grid.copy(), losses
+
+
+def sharpness(model, weights: Weights, x, y, loss_fn: Callable, radius: float = 0.05, samples: int = 10,
+              seed: int = 0, batch_size: int = 1024) -> float:
+    """Mean loss increase when the weights are moved by ``radius`` along random
+    filter-normalised directions (``samples`` of them). Flat minima give small values."""
+    if radius <= 0 or samples < 1:
+        raise ValueError("radius must be > 0 and samples >= 1.")
+    weights = _check_weights(model, weights)
+    base = loss_at(model, weights, x, y, loss_fn, batch_size)
+    rises = [loss_at(model, [w + radius * d for w, d in zip(weights, random_direction(weights, seed + k))],
+                     x, y, loss_fn, batch_size) - base for k in range(samples)]
+    return float(np.mean(rises))

@@ -1,0 +1,231 @@
+"""Drift monitoring: is live data still like the data the model was tested on?
+
+Labels arrive late (or never) after deployment, so a monitor compares what *is*
+available at once - the inputs, an embedding of them, the model's confidence - with a
+reference sample taken when the model was validated.
+
+* :func:`ks_statistic` / :func:`ks_test` - two-sample Kolmogorov-Smirnov test, one per
+  feature (column), vectorised.
+* :func:`psi` - population stability index per feature, bins from reference quantiles.
+* :class:`DriftDetector` - per-feature tests on a window of live rows, combined with a
+  Bonferroni correction (KS) so that the false-alarm rate on windows drawn from the
+  reference distribution is at most ``alpha``; or a PSI score against a threshold
+  calibrated on held-out reference windows.
+* :func:`confidence` - max softmax probability from logits (the input of a
+  prediction-confidence detector: ``DriftDetector(confidence(ref_logits)[:, None])``).
+* :func:`windows` - split a stream into consecutive windows.
+
+Example::
+
+    det = DriftDetector(reference_embeddings, alpha=0.01)
+    report = det.test(live_embeddings[:500])
+    report.drift, report.score, report.threshold
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Literal
+
+import numpy as np
+
+__all__ = ["ks_statistic", "ks_test", "psi", "confidence", "windows", "DriftReport", "DriftDetector"]
+
+
+def _as_2d(x: np.ndarray, name: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}.")
+    arr = arr.astype(np.float64)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be (n_samples,) or (n_samples, n_features), got shape {arr.shape}; "
+                         "flatten images or pass embeddings.")
+    if arr.shape[0] < 2:
+        raise ValueError(f"{name} needs at least 2 rows, got {arr.shape[0]}.")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values; clean or drop those rows first.")
+    return arr
+
+
+def _pair(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a, b = _as_2d(ref, "reference"), _as_2d(cur, "current")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"reference has {a.shape[1]} features but current has {b.shape[1]}; "
+                         "compare the same features (same embedding layer, same flattening).")
+    return a, b
+
+
+def ks_statistic(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Two-sample KS statistic ``D = sup |F_ref - F_cur|`` per feature.
+
+    reference: (n, d) or (n,); current: (m, d) or (m,). Returns (d,) floats in [0, 1].
+    """
+    a, b = _pair(reference, current)
+    a, b = np.sort(a, axis=0), np.sort(b, axis=0)
+    n, m = a.shape[0], b.shape[0]
+    allv = np.concatenate([a, b], axis=0)  # the ECDF gap is largest at a data point
+    d = np.empty(a.shape[1])
+    for j in range(a.shape[1]):
+        cdf_a = np.searchsorted(a[:, j], allv[:, j], side="right") / n
+        cdf_b = np.searchsorted(b[:, j], allv[:, j], side="right") / m
+        d[j] = np.max(np.abs(cdf_a - cdf_b))
+    return d
+
+
+def ks_test(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature two-sample KS test: ``(statistics (d,), p_values (d,))``.
+
+    p-values use the one-sample KS distribution at the effective size
+    ``round(n*m/(n+m))``, as ``scipy.stats.ks_2samp(method="asymp")`` does. For
+    discrete features (ties) the test is conservative: p-values are too large, never
+    too small.
+    """
+    from scipy.stats import kstwo
+
+    a, b = _pair(reference, current)
+    d = ks_statistic(a, b)
+    n, m = a.shape[0], b.shape[0]
+    p = kstwo.sf(d, np.round(n * m / (n + m)))
+    return d, np.clip(p, 0.0, 1.0)
+
+
+def _psi_bins(reference: np.ndarray, bins: int, eps: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per feature: (quantile edges, reference fractions per bin)."""
+    qs = np.linspace(0, 1, bins + 1)[1:-1]
+    out = []
+    for j in range(reference.shape[1]):
+        edges = np.unique(np.quantile(reference[:, j], qs))
+        idx = np.searchsorted(edges, reference[:, j], side="right")
+        p = np.bincount(idx, minlength=len(edges) + 1) / reference.shape[0]
+        out.append((edges, np.maximum(p, eps)))
+    return out
+
+
+def _psi_from_bins(spec: list[tuple[np.ndarray, np.ndarray]], current: np.ndarray, eps: float) -> np.ndarray:
+    out = np.empty(len(spec))
+    for j, (edges, p) in enumerate(spec):
+        idx = np.searchsorted(edges, current[:, j], side="right")
+        q = np.maximum(np.bincount(idx, minlength=len(edges) + 1) / current.shape[0], eps)
+        out[j] = float(np.sum((q - p) * np.log(q / p)))
+    return out
+
+
+def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10, eps: float = 1e-4) -> np.ndarray:
+    """Population stability index per feature: ``sum((q - p) * ln(q / p))`` over bins.
+
+    Bin edges are the reference's quantiles (so each bin holds about ``1/bins`` of the
+    reference); ``p``/``q`` are the reference/current fractions per bin, floored at
+    ``eps``. Rule of thumb: < 0.1 stable, 0.1-0.25 some shift, > 0.25 major shift
+    (but PSI grows as windows shrink: calibrate a threshold for your window size).
+    reference: (n, d) or (n,); current: (m, d) or (m,). Returns (d,) non-negative floats.
+    """
+    if not isinstance(bins, (int, np.integer)) or bins < 2:
+        raise ValueError(f"bins must be an integer >= 2, got {bins!r}.")
+    a, b = _pair(reference, current)
+    return _psi_from_bins(_psi_bins(a, int(bins), eps), b, eps)
+
+
+def confidence(logits: np.ndarray) -> np.ndarray:
+    """Max softmax probability per row of ``logits`` (n, k) -> (n,)."""
+    z = np.asarray(logits, dtype=np.float64)
+    if z.ndim != 2 or z.shape[1] < 2:
+        raise ValueError(f"logits must be (n_samples, n_classes>=2), got shape {z.shape}.")
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).max(axis=1)
+
+
+def windows(x: np.ndarray, size: int, *, drop_last: bool = True) -> Iterator[np.ndarray]:
+    """Consecutive windows of ``size`` rows of a stream ``x`` (the last partial one dropped)."""
+    if not isinstance(size, (int, np.integer)) or size < 2:
+        raise ValueError(f"window size must be an integer >= 2, got {size!r}.")
+    n = len(x)
+    for start in range(0, n, size):
+        if drop_last and start + size > n:
+            return
+        yield x[start:start + size]
+
+
+@dataclass
+class DriftReport:
+    """Result of one window: ``drift`` is ``score > threshold``.
+
+    For KS, ``score`` is ``-log10(min p * n_features)`` (Bonferroni) and ``threshold``
+    is ``-log10(alpha)``; for PSI, ``score`` is the largest per-feature PSI.
+    """
+
+    drift: bool
+    score: float
+    threshold: float
+    method: str
+    statistics: np.ndarray = field(repr=False)
+    p_values: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def top_features(self) -> np.ndarray:
+        """Feature indices sorted from most to least shifted."""
+        return np.argsort(-self.statistics, kind="stable")
+
+
+class DriftDetector:
+    """Windowed drift detector on a fixed reference sample.
+
+    reference: (n, d) rows seen when the model was validated (inputs, embeddings, or
+    confidences as (n, 1)). ``method="ks"`` runs one KS test per feature and flags a
+    window when the smallest p-value is below ``alpha / d`` (Bonferroni): under no
+    shift the chance of a false alarm per window is at most ``alpha``, whatever the
+    correlation between features. ``method="psi"`` flags when the largest per-feature
+    PSI exceeds ``psi_threshold``; pass ``psi_threshold=None`` to calibrate it as the
+    ``1 - alpha`` quantile of the score on ``calibration_windows`` bootstrap windows of
+    ``window_size`` rows drawn from a held-out half of the reference (the other half
+    is then the reference).
+    """
+
+    def __init__(self, reference: np.ndarray, *, method: Literal["ks", "psi"] = "ks", alpha: float = 0.01,
+                 bins: int = 10, psi_threshold: float | None = 0.25, window_size: int = 500,
+                 calibration_windows: int = 50, seed: int = 0):
+        if method not in ("ks", "psi"):
+            raise ValueError(f"method must be 'ks' or 'psi', got {method!r}.")
+        if not (isinstance(alpha, (float, int)) and 0 < alpha < 1):
+            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
+        ref = _as_2d(reference, "reference")
+        self.method, self.alpha, self.bins = method, float(alpha), int(bins)
+        self.n_features = ref.shape[1]
+        if method == "psi" and psi_threshold is None:
+            if len(ref) < 20:
+                raise ValueError(f"calibrating a PSI threshold needs at least 20 reference rows, got {len(ref)}.")
+            rng = np.random.default_rng(seed)
+            perm = rng.permutation(len(ref))
+            held, ref = ref[perm[: len(ref) // 2]], ref[perm[len(ref) // 2:]]
+            spec = _psi_bins(ref, self.bins, 1e-4)
+            scores = [_psi_from_bins(spec, held[rng.integers(0, len(held), int(window_size))], 1e-4).max()
+                      for _ in range(int(calibration_windows))]
+            psi_threshold = float(np.quantile(scores, 1 - self.alpha))
+        elif method == "psi" and not (psi_threshold is not None and psi_threshold > 0):
+            raise ValueError(f"psi_threshold must be positive (or None to calibrate), got {psi_threshold!r}.")
+        self.reference = ref
+        self.psi_threshold = psi_threshold
+        self._psi_spec = _psi_bins(ref, self.bins, 1e-4) if method == "psi" else None
+
+    @property
+    def threshold(self) -> float:
+        return float(-np.log10(self.alpha)) if self.method == "ks" else float(self.psi_threshold)
+
+    def test(self, window: np.ndarray) -> DriftReport:
+        """Test one window (m, d) against the reference."""
+        cur = _as_2d(window, "window")
+        if cur.shape[1] != self.n_features:
+            raise ValueError(f"window has {cur.shape[1]} features, the reference has {self.n_features}.")
+        if self.method == "ks":
+            stat, p = ks_test(self.reference, cur)
+            p_adj = min(1.0, float(p.min()) * self.n_features)
+            score = max(0.0, float(-np.log10(max(p_adj, 1e-300))))
+            return DriftReport(score > self.threshold, score, self.threshold, "ks", stat, p)
+        stat = _psi_from_bins(self._psi_spec, cur, 1e-4)
+        score = float(stat.max())
+        return DriftReport(score > self.threshold, score, self.threshold, "psi", stat)
+
+    def scan(self, stream: np.ndarray, window_size: int) -> list[DriftReport]:
+        """Test every consecutive window of ``window_size`` rows of ``stream``."""
+        return [self.test(w) for w in windows(stream, window_size)]

@@ -1,0 +1,263 @@
+"""Plots of the workbook. Every function returns the matplotlib ``Axes`` (or ``Figure``)
+it drew on and never calls ``plt.show()`` - the notebook does that.
+
+    history(fit_result, metrics=("loss",))              -> Axes   train and val_ curves per epoch
+    learning_curve(curve, baseline=0.165)               -> Axes   error vs training-set size
+    validation_curve(curve)                             -> Axes   error vs a hyper-parameter
+    pr_curve(precision, recall, operating_point=...)    -> Axes   precision-recall curve
+    confusion_matrix(cm, class_names, normalize=True)   -> Axes   heat map with counts
+    image_grid(images, titles, ncols=8)                 -> Figure a grid of images
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["history", "learning_curve", "validation_curve", "pr_curve", "confusion_matrix", "image_grid"]
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _axes(ax, figsize=(5.5, 3.8)):
+    if ax is not None:
+        return ax
+    _, ax = _plt().subplots(figsize=figsize)
+    return ax
+
+
+def _ticks_at(ax, positions, labels) -> None:
+    """Major ticks exactly at ``positions`` with ``labels``; no minor tick labels."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xticks(list(positions), labels)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _history_dict(h: Any) -> Mapping[str, Sequence[float]]:
+    if hasattr(h, "history") and isinstance(h.history, Mapping):  # FitResult or keras History
+        h = h.history
+    if not isinstance(h, Mapping) or not h:
+        raise ValueError("history needs a non-empty dict of per-epoch lists, a labkit FitResult or a "
+                         f"keras History; got {type(h).__name__}.")
+    return h
+
+
+def history(h: Any, metrics: Sequence[str] | str = ("loss",), ax=None, *, title: str | None = None):
+    """Training and validation curves per epoch.
+
+    ``h``: a dict ``{"loss": [...], "val_loss": [...], ...}``, a labkit ``FitResult`` or a
+    Keras ``History``. For each metric m, ``m`` is drawn solid and ``val_m`` dashed in the
+    same colour (when present). Returns the Axes.
+    """
+    hist = _history_dict(h)
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    missing = [m for m in metrics if m not in hist]
+    if missing:
+        raise ValueError(f"history has no {missing}; it has {sorted(hist)}.")
+    ax = _axes(ax)
+    for i, m in enumerate(metrics):
+        color = f"C{i}"
+        y = np.asarray(hist[m], dtype=float)
+        epochs = np.arange(1, len(y) + 1)
+        ax.plot(epochs, y, "-o", ms=3, color=color, label=f"train {m}")
+        if f"val_{m}" in hist:
+            yv = np.asarray(hist[f"val_{m}"], dtype=float)
+            ax.plot(np.arange(1, len(yv) + 1), yv, "--o", ms=3, color=color, label=f"validation {m}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metrics[0] if len(metrics) == 1 else "value")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def _curve_arrays(curve, x, train, val, xname):
+    if curve is not None:
+        x = getattr(curve, xname)
+        train, val = curve.train_error, curve.val_error
+    if x is None or train is None or val is None:
+        raise ValueError(f"pass a curve result or all of {xname}, train_error and val_error.")
+    x, train, val = (np.asarray(a, dtype=float) for a in (x, train, val))
+    if not (x.shape == train.shape == val.shape) or x.ndim != 1 or x.size == 0:
+        raise ValueError(f"{xname}, train_error and val_error must be 1-D of one length, got "
+                         f"{x.shape}, {train.shape}, {val.shape}.")
+    return x, train, val
+
+
+def learning_curve(curve=None, *, train_sizes=None, train_error=None, val_error=None,
+                   baseline: float | None = None, baseline_label: str = "baseline", ax=None,
+                   title: str | None = None, ylabel: str = "error"):
+    """Training and validation error against the training-set size, with an optional
+    horizontal ``baseline`` (human-level error, a competing system, a guess).
+
+    Pass a :class:`labkit.curves.LearningCurve` or the three arrays. Returns the Axes.
+    """
+    x, tr, va = _curve_arrays(curve, train_sizes, train_error, val_error, "train_sizes")
+    ax = _axes(ax)
+    ax.plot(x, tr, "-o", color="C0", label="training error")
+    ax.plot(x, va, "-o", color="C1", label="validation error")
+    if baseline is not None:
+        ax.axhline(float(baseline), color="k", ls=":", lw=1.5, label=f"{baseline_label} ({baseline:.3g})")
+    ax.set_xscale("log")
+    _ticks_at(ax, x, [f"{int(v):,}" for v in x])
+    ax.set_xlabel("training examples")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return ax
+
+
+def validation_curve(curve=None, *, param_values=None, train_error=None, val_error=None,
+                     param_name: str | None = None, log_x: bool | None = None, best: bool = True,
+                     baseline: float | None = None, ax=None, title: str | None = None, ylabel: str = "error"):
+    """Training and validation error against a hyper-parameter (e.g. the L2 λ).
+
+    Pass a :class:`labkit.curves.ValidationCurve` or the three arrays. The x-axis is
+    logarithmic when every value is positive and they span over a factor 20 (``log_x``
+    overrides); a zero is drawn at the left edge of a log axis. Marks the value with
+    the lowest validation error when ``best``. Returns the Axes.
+    """
+    x, tr, va = _curve_arrays(curve, param_values, train_error, val_error, "param_values")
+    if param_name is None:
+        param_name = getattr(curve, "param_name", "parameter")
+    ax = _axes(ax)
+    pos = x[x > 0]
+    if log_x is None:
+        log_x = pos.size >= 2 and pos.max() / pos.min() > 20
+    xp = x.copy()
+    if log_x and (x <= 0).any():
+        xp[x <= 0] = pos.min() / 10 if pos.size else 1e-6  # draw zero one decade left of the smallest
+    ax.plot(xp, tr, "-o", color="C0", label="training error")
+    ax.plot(xp, va, "-o", color="C1", label="validation error")
+    if baseline is not None:
+        ax.axhline(float(baseline), color="k", ls=":", lw=1.5, label=f"baseline ({baseline:.3g})")
+    if best:
+        i = int(np.argmin(va))
+        ax.plot([xp[i]], [va[i]], "*", ms=14, color="C3", label=f"best {param_name} = {x[i]:g}")
+    if log_x:
+        ax.set_xscale("log")
+        _ticks_at(ax, xp, [f"{v:g}" for v in x])  # label the values tried (0 at its stand-in spot)
+    ax.set_xlabel(param_name)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return ax
+
+
+def pr_curve(precision, recall, operating_point: Mapping[str, float] | None = None, ax=None, *,
+             label: str | None = None, title: str | None = None):
+    """A precision-recall curve (recall on x), with an optional ``operating_point``:
+    a mapping with ``precision`` and ``recall`` (and optionally ``threshold``) such as a
+    :class:`labkit.metrics.BinaryReport`. Returns the Axes."""
+    p, r = np.asarray(precision, dtype=float), np.asarray(recall, dtype=float)
+    if p.shape != r.shape or p.ndim != 1 or p.size == 0:
+        raise ValueError(f"precision and recall must be 1-D of one length, got {p.shape} and {r.shape}.")
+    ax = _axes(ax, figsize=(4.5, 4.2))
+    ax.plot(r, p, drawstyle="steps-post", color="C0", label=label or "PR curve")
+    if operating_point is not None:
+        try:
+            op_p, op_r = float(operating_point["precision"]), float(operating_point["recall"])
+        except (KeyError, TypeError):
+            raise ValueError("operating_point needs 'precision' and 'recall' (e.g. a BinaryReport).") from None
+        t = getattr(operating_point, "threshold", None)
+        if t is None and isinstance(operating_point, Mapping):
+            t = operating_point.get("threshold")
+        text = f"P={op_p:.2f}, R={op_r:.2f}" + (f" @ t={float(t):.3g}" if t is not None else "")
+        ax.plot([op_r], [op_p], "o", ms=9, color="C3", label=f"operating point ({text})")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left")
+    return ax
+
+
+def confusion_matrix(cm, class_names: Sequence[str] | None = None, ax=None, *, normalize: bool = False,
+                     cmap: str = "Blues", title: str | None = None, annotate: bool | None = None):
+    """A confusion matrix as a heat map (rows: true class, columns: predicted).
+
+    ``normalize=True`` divides each row by its total (rows with no example stay 0), so
+    the diagonal is per-class recall. Cells are annotated when the matrix is at most
+    15x15 (``annotate`` overrides). Returns the Axes.
+    """
+    m = np.asarray(cm)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.size == 0:
+        raise ValueError(f"cm must be a square (k, k) matrix, got shape {m.shape}.")
+    k = m.shape[0]
+    names = [str(c) for c in class_names] if class_names is not None else [str(i) for i in range(k)]
+    if len(names) != k:
+        raise ValueError(f"{len(names)} class_names for a {k}x{k} matrix.")
+    if normalize:
+        rows = m.sum(axis=1, keepdims=True).astype(float)
+        m = np.divide(m, rows, out=np.zeros(m.shape, dtype=float), where=rows > 0)
+    ax = _axes(ax, figsize=(0.55 * k + 2.5, 0.55 * k + 2.0))
+    im = ax.imshow(m, cmap=cmap, vmin=0, vmax=1 if normalize else None)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(k), names, rotation=45, ha="right")
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if annotate is None:
+        annotate = k <= 15
+    if annotate:
+        top = m.max() if m.size else 0
+        for i in range(k):
+            for j in range(k):
+                v = m[i, j]
+                text = f"{v:.2f}" if normalize else f"{int(v)}"
+                ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                        color="white" if top and v > 0.6 * top else "black")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, cmap: str | None = None, *,
+               figsize: tuple[float, float] | None = None, title_colors: Sequence[str] | None = None,
+               suptitle: str | None = None):
+    """Images in a grid, one optional title (and title colour) each. Returns the Figure.
+
+    ``images``: (n, H, W), (n, H, W, 1) or (n, H, W, 3), uint8 or floats in [0, 1].
+    Greyscale images use ``cmap`` (default ``"gray_r"``: dark ink on white).
+    """
+    imgs = np.asarray(images)
+    if imgs.ndim == 4 and imgs.shape[-1] == 1:
+        imgs = imgs[..., 0]
+    if imgs.ndim not in (3, 4) or len(imgs) == 0:
+        raise ValueError(f"images must be a non-empty (n, H, W[, C]) array, got shape {imgs.shape}.")
+    n = len(imgs)
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"{len(titles)} titles for {n} images.")
+    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer, got {ncols!r}.")
+    ncols = min(int(ncols), n)
+    nrows = -(-n // ncols)
+    plt = _plt()
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (1.35 * ncols, 1.8 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        img = imgs[i]
+        ax.imshow(img, cmap=(cmap or "gray_r") if img.ndim == 2 else None)
+        if titles is not None:
+            color = title_colors[i] if title_colors is not None else "black"
+            ax.set_title(str(titles[i]), fontsize=8, color=color)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,62 @@
+"""The diagnosis exercise checks accept right answers and reject wrong ones with a hint."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labkit.checks import ExerciseError
+from labkit.checks import diagnosis
+
+
+def _right(j_train, j_cv, baseline, tolerance=0.02):
+    b, v = j_train - baseline > tolerance, j_cv - j_train > tolerance
+    return {(False, False): "good fit", (True, False): "high bias", (False, True): "high variance",
+            (True, True): "high bias and high variance"}[(b, v)]
+
+
+def _placeholder(*args):
+    raise NotImplementedError()
+
+
+def test_diagnose_accepts_a_right_answer(capsys):
+    diagnosis.diagnose_by_hand(_right)
+    assert "correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("answer,match", [
+    (None, "no answer yet"),
+    (_placeholder, "not written yet"),
+    ("high bias", "should be a function"),
+    (lambda jt, jc, b, tol: "high bias" if jt > b else "good fit", "so it is"),           # ignores tolerance
+    (lambda jt, jc, b, tol: _right(jt, jc, b, tol).replace("high bias and ", ""), "so it is"),  # drops 'both'
+    (lambda jt, jc, b, tol: _right(jc, jt, b, tol), "so it is"),                           # swapped errors
+    (lambda jt, jc, b, tol: 1, "expected a string"),
+])
+def test_diagnose_rejects_wrong_answers(answer, match):
+    with pytest.raises(ExerciseError, match=match) as err:
+        diagnosis.diagnose_by_hand(answer)
+    assert "Hint:" in str(err.value)
+
+
+def _ceiling(rate, counts):
+    total = sum(counts.values())
+    return {c: rate * n / total for c, n in counts.items()}
+
+
+def test_ceiling_accepts_right_answers(capsys):
+    diagnosis.error_ceiling(_ceiling)
+    diagnosis.error_ceiling(lambda r, c: {k: np.float64(r * v / sum(c.values())) for k, v in c.items()})
+    assert "correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("answer,match", [
+    (None, "no answer yet"),
+    (_placeholder, "not written yet"),
+    (lambda r, c: [1, 2], "expected a dict"),
+    (lambda r, c: {k: v / sum(c.values()) for k, v in c.items()}, "expected"),        # forgot the rate
+    (lambda r, c: {k: r * v for k, v in c.items()}, "expected"),                      # forgot to divide
+    (lambda r, c: {"other": r}, "has keys"),
+])
+def test_ceiling_rejects_wrong_answers(answer, match):
+    with pytest.raises(ExerciseError, match=match):
+        diagnosis.error_ceiling(answer)

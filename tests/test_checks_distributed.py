@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from labkit.checks import ExerciseError
+from labkit.checks import distributed as check
+from labkit.checks import tuning as tcheck
+
+_RIGHT = {"cluster": {"worker": ["10.0.0.1:2222", "10.0.0.2:2222"], "ps": ["10.0.0.3:2222"]},
+          "task": {"type": "worker", "index": 1}}
+
+
+def test_scaled_recipe():
+    check.scaled_recipe(128, 0.2)
+    check.scaled_recipe(4 * 32, 4 * 0.05)
+    for gb, lr, hint in [(None, None, "no answer"), (32, 0.2, "per-replica"), (128, 0.05, "did not grow"),
+                         (128, 0.1, "not right"), ("128", 0.2, "number"), (True, 0.2, "number")]:
+        with pytest.raises(ExerciseError, match=hint):
+            check.scaled_recipe(gb, lr)
+
+
+def test_second_worker_config():
+    check.second_worker_config(_RIGHT)
+    check.second_worker_config(json.dumps(_RIGHT))  # the JSON string is fine too
+    wrong_index = {**_RIGHT, "task": {"type": "worker", "index": 2}}
+    swapped = {**_RIGHT, "cluster": {"worker": _RIGHT["cluster"]["worker"][::-1], "ps": ["10.0.0.3:2222"]}}
+    for answer, hint in [(None, "no answer"), (wrong_index, "count from 0"), ("{oops", "JSON"), (["x"], "dict"),
+                         ({**_RIGHT, "task": {"type": "ps", "index": 0}}, "type"), (swapped, "in order"),
+                         ({"cluster": _RIGHT["cluster"]}, "keys")]:
+        with pytest.raises(ExerciseError, match=hint):
+            check.second_worker_config(answer)
+
+
+def test_distinct_learning_rates():
+    tcheck.distinct_learning_rates(4, 16)
+    for g, r, hint in [(None, 16, "no answer"), (16, 16, "number of trials"), (4, 4, "not right"),
+                       (4.0, 16, "integer"), (4, None, "no answer")]:
+        with pytest.raises(ExerciseError, match=hint):
+            tcheck.distinct_learning_rates(g, r)

@@ -1,0 +1,114 @@
+"""The skewed-datasets exercise checks accept right answers and reject wrong ones with a hint."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from labkit.checks import ExerciseError
+from labkit.checks import skewed
+
+
+# --------------------------------------------------------------------------- F1 from counts
+def _f1_right(tp, fp, fn):
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def _f1_placeholder(tp, fp, fn):
+    raise NotImplementedError()
+
+
+def test_f1_accepts_the_harmonic_mean(capsys):
+    skewed.f1_from_counts(_f1_right)
+    skewed.f1_from_counts(lambda tp, fp, fn: 2 * tp / (2 * tp + fp + fn))   # the simplified form
+    assert "correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("answer, match", [
+    (None, "no answer yet"),
+    (_f1_placeholder, "not written yet"),
+    (lambda tp, fp, fn: ((tp / (tp + fp) if tp + fp else 0) + (tp / (tp + fn) if tp + fn else 0)) / 2,
+     "arithmetic mean"),
+    (lambda tp, fp, fn: 2 * tp / (2 * tp + fp + fn + 1e-3) if tp else float("nan"), "expected|finite"),
+    # the textbook formula without the tp == 0 guard: 0 / 0 when precision and recall are both 0
+    (lambda tp, fp, fn: 2 * (tp / (tp + fp)) * (tp / (tp + fn)) / (tp / (tp + fp) + tp / (tp + fn)),
+     "ZeroDivisionError"),
+    (lambda tp, fp, fn: "0.5", "one number"),
+    (42, "should be a function"),
+])
+def test_f1_rejects_wrong_answers(answer, match):
+    with pytest.raises(ExerciseError, match=match) as err:
+        skewed.f1_from_counts(answer)
+    assert "harmonic" in err.value.hint
+
+
+def test_f1_rejects_nan_for_zero_tp():
+    def nan_when_undefined(tp, fp, fn):
+        p = tp / (tp + fp) if tp + fp else float("nan")
+        r = tp / (tp + fn)
+        return 2 * p * r / (p + r) if p + r else float("nan")
+
+    with pytest.raises(ExerciseError, match="not a finite number|expected"):
+        skewed.f1_from_counts(nan_when_undefined)
+
+
+# --------------------------------------------------------------------------- threshold for recall
+def _thr_right(y_true, y_score, target):
+    pos = np.sort(y_score[y_true == 1])[::-1]
+    k = math.ceil(target * len(pos) - 1e-9)
+    return float(pos[k - 1])
+
+
+def _thr_via_sklearn(y_true, y_score, target):
+    from sklearn.metrics import precision_recall_curve
+
+    _, r, t = precision_recall_curve(y_true, y_score)
+    return t[r[:-1] >= target].max()
+
+
+def test_threshold_accepts_right_answers(capsys):
+    skewed.threshold_for_recall(_thr_right)
+    skewed.threshold_for_recall(_thr_via_sklearn)
+    # any threshold giving the same predictions is as good: just above the next lower score
+    skewed.threshold_for_recall(lambda y, s, t: _thr_right(y, s, t) - 1e-9)
+    assert capsys.readouterr().out.count("correct") == 3
+
+
+def test_threshold_rejects_wrong_answers():
+    with pytest.raises(ExerciseError, match="no answer yet"):
+        skewed.threshold_for_recall(None)
+    with pytest.raises(ExerciseError, match="not written yet"):
+        skewed.threshold_for_recall(lambda y, s, t: (_ for _ in ()).throw(NotImplementedError()))
+    with pytest.raises(ExerciseError, match="only reaches recall"):
+        skewed.threshold_for_recall(lambda y, s, t: 0.5)        # the default threshold misses the target
+    with pytest.raises(ExerciseError, match="fewer false positives"):
+        skewed.threshold_for_recall(lambda y, s, t: 0.0)        # flags everything: recall 1, but wasteful
+    with pytest.raises(ExerciseError, match="only reaches recall"):
+        # off by one: the (k+1)-th highest positive score is *lower*, so this one is the k-1-th: too high
+        skewed.threshold_for_recall(lambda y, s, t: float(np.sort(s[y == 1])[::-1][max(0, math.ceil(t * (y == 1).sum()) - 2)]))
+    with pytest.raises(ExerciseError, match="one number"):
+        skewed.threshold_for_recall(lambda y, s, t: [0.5])
+
+
+# --------------------------------------------------------------------------- prior bias
+def test_prior_bias_accepts_log_odds(capsys):
+    skewed.prior_bias(math.log(200 / 39_800))
+    skewed.prior_bias(np.float32(math.log(0.005 / 0.995)))
+    assert "correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("answer, match", [
+    (None, "no answer yet"),
+    (-math.log(200 / 39_800), "wrong sign"),
+    (math.log(200 / 40_000), "log\\(p\\)"),
+    (0.005, "expected about"),
+    ("-5.3", "one number"),
+    (float("inf"), "finite"),
+    (True, "one number"),
+])
+def test_prior_bias_rejects_wrong_answers(answer, match):
+    with pytest.raises(ExerciseError, match=match):
+        skewed.prior_bias(answer)

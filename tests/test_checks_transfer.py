@@ -1,0 +1,78 @@
+"""Checks of notebook 08 accept the right answers and reject wrong ones with a hint."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labkit.checks import ExerciseError
+from labkit.checks import transfer as checks
+
+
+def test_head_param_count():
+    checks.head_param_count(1280 * 10 + 10)
+    checks.head_param_count(12810.0)
+    for wrong, says in [(None, "no answer"), (12_800, "biases"), (2_257_984, "backbone"),
+                        (1280, "not the parameter"), ("12810", "whole number"), (True, "whole number"),
+                        (12810.5, "whole number")]:
+        with pytest.raises(ExerciseError, match=says):
+            checks.head_param_count(wrong)
+
+
+def _right(x):
+    return np.asarray(x, dtype="float32") / 127.5 - 1.0
+
+
+def _in_place(x):
+    x -= x  # changes the caller's array
+    return _right(np.full_like(x, 0))
+
+
+def _not_written(*args):
+    raise NotImplementedError()
+
+
+def test_mobilenet_preprocess():
+    checks.mobilenet_preprocess(_right)
+    import tensorflow as tf
+
+    checks.mobilenet_preprocess(lambda x: tf.cast(x, tf.float32) / 127.5 - 1.0)  # tensors are fine too
+    for wrong, says in [(None, "no answer"), (_not_written, "not written"),
+                        (lambda x: x / 255.0, r"\[0, 1\]"), (lambda x: x.astype("float32"), r"\[0, 255\]"),
+                        (lambda x: x / 128.0 - 1.0, "ranges over"), (_in_place, "in place"),
+                        (lambda x: _right(x)[0], "shape"), (lambda x: "pixels", "not an array"),
+                        (lambda x: 1 / 0, "ZeroDivisionError"), (42, "function")]:
+        with pytest.raises(ExerciseError, match=says):
+            checks.mobilenet_preprocess(wrong)
+
+
+def _unfreeze_right(model, name):
+    model.trainable = True
+    names = [layer.name for layer in model.layers]
+    for i, layer in enumerate(model.layers):
+        layer.trainable = i >= names.index(name)
+
+
+def _unfreeze_forgets_model(model, name):
+    names = [layer.name for layer in model.layers]
+    for i, layer in enumerate(model.layers):
+        layer.trainable = i >= names.index(name)
+
+
+def _unfreeze_off_by_one(model, name):
+    model.trainable = True
+    names = [layer.name for layer in model.layers]
+    for i, layer in enumerate(model.layers):
+        layer.trainable = i > names.index(name)
+
+
+def _unfreeze_everything(model, name):
+    model.trainable = True
+
+
+def test_unfreeze_from():
+    checks.unfreeze_from(_unfreeze_right)
+    for wrong, says in [(None, "no answer"), (_not_written, "not written"),
+                        (_unfreeze_forgets_model, "trains the weights of"),
+                        (_unfreeze_off_by_one, "wrong layers"), (_unfreeze_everything, "wrong layers")]:
+        with pytest.raises(ExerciseError, match=says):
+            checks.unfreeze_from(wrong)

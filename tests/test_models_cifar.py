@@ -1,0 +1,202 @@
+"""labkit.models.cifar and labkit.flops: shapes, parameter/FLOP counts against hand counts,
+the whitening layer against its definition, augmentation, and a resumable tiny recipe run."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
+
+from labkit import flops  # noqa: E402
+from labkit.models import cifar, count_params  # noqa: E402
+
+
+def test_dense_and_small_cnn_param_counts_match_hand_counts():
+    dense = cifar.cifar_dense((256, 128))
+    assert count_params(dense) == 3072 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
+    cnn = cifar.cifar_small_cnn((16, 32))
+    convs = 3 * 3 * 3 * 16 + 3 * 3 * 16 * 16 + 3 * 3 * 16 * 32 + 3 * 3 * 32 * 32
+    bn = 2 * (16 + 16 + 32 + 32)  # gamma and beta are trainable
+    assert count_params(cnn) == convs + bn + 32 * 10 + 10
+    assert count_params(cnn) < count_params(dense) / 10
+    x = np.zeros((2, 32, 32, 3), "float32")
+    for m in (dense, cnn, cifar.cifar_large_cnn(8, 64, l2=1e-3, dropout=0.2, batch_norm=True, augment=True),
+              cifar.cifar_tiny_cnn(2)):
+        assert m(x).shape == (2, 10)
+
+
+def test_flops_match_hand_counts():
+    cnn = cifar.cifar_small_cnn((16, 32))
+    want = 2 * (32 * 32 * 9 * (3 * 16 + 16 * 16) + 16 * 16 * 9 * (16 * 32 + 32 * 32)) + 2 * 32 * 10
+    assert flops.model_flops(cnn) == want
+    assert flops.training_flops(cnn, 10) == pytest.approx(3 * want * 10)
+    dense = cifar.cifar_dense((256,))
+    assert flops.model_flops(dense) == 2 * (3072 * 256 + 256 * 10)
+    with pytest.raises(ValueError, match="Keras model"):
+        flops.model_flops("cnn")
+
+
+def test_large_cnn_remedies_change_the_model():
+    base = cifar.cifar_large_cnn(8, 64)
+    assert not base.losses or all(float(v) == 0 for v in base.losses)
+    l2 = cifar.cifar_large_cnn(8, 64, l2=1e-2)
+    l2(np.ones((1, 32, 32, 3), "float32"))
+    assert len(l2.losses) == 8 and float(sum(l2.losses)) > 0  # 6 kernels + 2 dense kernels
+    names = lambda m: {type(layer).__name__ for layer in m.layers}  # noqa: E731
+    assert "Dropout" in names(cifar.cifar_large_cnn(8, 64, dropout=0.3))
+    assert "BatchNormalization" in names(cifar.cifar_large_cnn(8, 64, batch_norm=True))
+    aug = cifar.cifar_large_cnn(8, 64, augment=True)
+    assert {"RandomFlip", "RandomTranslation"} <= names(aug)
+    with pytest.raises(ValueError, match="dropout"):
+        cifar.cifar_large_cnn(8, 64, dropout=1.5)
+    with pytest.raises(ValueError, match="hidden"):
+        cifar.cifar_dense((128, 0))
+
+
+def test_augmentation_layers_are_identity_at_inference_and_move_pixels_in_training():
+    x = np.random.default_rng(0).random((4, 32, 32, 3)).astype("float32")
+    layers = cifar.augmentation_layers(seed=3)
+    y = x
+    for layer in layers:
+        np.testing.assert_array_equal(layer(y, training=False), y)
+        y = layer(y, training=True)
+    y = np.asarray(y)
+    assert y.shape == x.shape and not np.allclose(y, x)
+    # nearest-neighbour translation with reflect fill only moves existing pixel values around
+    assert np.isin(np.round(y, 6), np.round(x, 6)).mean() > 0.99
+
+
+def test_whitening_kernel_decorrelates_patches():
+    rng = np.random.default_rng(1)
+    # correlated colour images: smooth noise mixed across channels
+    base = rng.normal(size=(200, 16, 16, 1))
+    imgs = np.concatenate([base, 0.8 * base + 0.2 * rng.normal(size=base.shape),
+                           rng.normal(size=base.shape)], axis=-1)
+    k = cifar.whitening_kernel(imgs, eps=0.0)
+    assert k.shape == (2, 2, 3, 24)
+    np.testing.assert_allclose(k[..., 12:], -k[..., :12])
+    # oracle: the covariance of the first 12 filters' responses is the identity
+    patches = np.stack([imgs[:, i:15 + i, j:15 + j, :] for i in range(2) for j in range(2)], axis=3)
+    patches = patches.reshape(-1, 12)
+    patches = patches - patches.mean(0)
+    w = k[..., :12].reshape(12, 12)  # (i, j, c) x filters, the same order as the patches
+    resp = patches @ w
+    np.testing.assert_allclose(resp.T @ resp / len(resp), np.eye(12), atol=1e-3)
+    with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
+        cifar.whitening_kernel(np.zeros((2, 8, 8)))
+
+
+def test_recipe_net_structure():
+    model = cifar.recipe_net((8, 16, 32))
+    assert model(np.zeros((2, 32, 32, 3), "float32")).shape == (2, 10)
+    stem = model.get_layer("whiten")
+    assert not stem.kernel.trainable and stem.bias.trainable
+    k = model.get_layer("block2_conv1").kernel.numpy()  # identity on the first 8 output channels
+    np.testing.assert_array_equal(k[1, 1, :, :8], np.eye(8))
+    assert np.all(k[0, :, :, :8] == 0)
+    with pytest.raises(ValueError, match="3 positive integers"):
+        cifar.recipe_net((8, 16))
+    with pytest.raises(ValueError, match=r"\(2, 2, 3, 24\)"):
+        cifar.recipe_net((8, 16, 32), whiten=np.zeros((3, 3, 3, 24)))
+
+
+def test_scaled_bias_multiplies_the_gradient_only():
+    model = cifar.recipe_net((8, 16, 32), bias_scale=64.0)
+    layer = model.get_layer("block1_1_bias")
+    layer.bias.assign(np.full(8, 0.5, "float32"))
+    x = tf.ones((1, 4, 4, 8))
+    with tf.GradientTape() as tape:
+        y = layer(x)
+        s = tf.reduce_sum(y)
+    np.testing.assert_allclose(y.numpy(), 1.5)  # forward: x + bias
+    np.testing.assert_allclose(tape.gradient(s, layer.bias).numpy(), 64.0 * 16)  # 16 positions x 64
+
+
+def test_precision_choice(monkeypatch):
+    assert cifar.recipe_precision("float32") == "float32"
+    with pytest.raises(ValueError, match="precision must be"):
+        cifar.recipe_precision("fp8")
+    monkeypatch.setattr(cifar, "cpu_supports_bf16", lambda: False)
+    assert cifar.recipe_precision("auto") in ("float32", "mixed_float16")  # mixed_float16 only on a GPU
+    monkeypatch.setattr(cifar, "cpu_supports_bf16", lambda: True)
+    assert cifar.recipe_precision("auto") in ("mixed_bfloat16", "mixed_float16")
+
+
+def test_augment_fn_flips_and_translates_by_whole_pixels():
+    aug = cifar._augment_fn(2, True)
+    x = tf.random.stateless_uniform((16, 32, 32, 3), (1, 2))
+    y = tf.zeros((16, 10))
+    out, _ = aug(x, y, tf.constant(5, tf.int64))
+    out = out.numpy()
+    xn = x.numpy()
+    padded = np.pad(xn, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
+    for i in range(16):  # each output is a 32x32 window of the padded image, maybe mirrored
+        cands = [padded[i, a:a + 32, b:b + 32] for a in range(5) for b in range(5)]
+        cands += [c[:, ::-1] for c in cands]
+        cands = [padded[i][:, ::-1][a:a + 32, b:b + 32] for a in range(5) for b in range(5)] + cands
+        assert any(np.array_equal(out[i], c) for c in cands), i
+
+
+def _tiny_data(n=256, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    x = rng.integers(0, 60, (n, 32, 32, 3)).astype(np.uint8)
+    x[np.arange(n), :, :, y % 3] += (20 * (y[:, None, None] + 1)).astype(np.uint8)  # a learnable signal
+    return x, y
+
+
+def test_train_recipe_learns_and_resumes(tmp_path):
+    x, y = _tiny_data()
+    r = cifar.train_recipe(x, y, x[:64], y[:64], epochs=3, widths=(8, 16, 16), batch_size=64,
+                           precision="float32", log=None, eval_every=1)
+    assert r.epochs == 3 and r.samples_seen == 3 * 256 and r.precision == "float32"
+    assert r.epoch_log[-1]["loss"] < r.epoch_log[0]["loss"]
+    assert 0 <= r.test_accuracy <= 1 and r.epoch_log[0]["test_accuracy"] is not None
+    assert r.time_to_accuracy(0.0) == r.epoch_log[0]["seconds"] and r.time_to_accuracy(1.01) is None
+
+    class Crash(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt("simulated interruption")
+
+    backup = tmp_path / "backup"
+    with pytest.raises(KeyboardInterrupt):
+        cifar.train_recipe(x, y, epochs=3, widths=(8, 16, 16), batch_size=64, precision="float32",
+                           log=None, backup_dir=backup, callbacks=[Crash()])
+    assert backup.exists()
+    resumed = cifar.train_recipe(x, y, epochs=3, widths=(8, 16, 16), batch_size=64, precision="float32",
+                                 log=None, backup_dir=backup)
+    # epochs 1 and 2 were completed before the crash; only epoch 3 runs again
+    assert [row["epoch"] for row in resumed.epoch_log] == [3]
+    assert int(resumed.model.optimizer.iterations.numpy()) == 3 * 4
+    assert not backup.exists()  # deleted after a finished run
+
+
+def test_train_recipe_validates_inputs():
+    x, y = _tiny_data(32)
+    with pytest.raises(ValueError, match="unknown recipe setting"):
+        cifar.train_recipe(x, y, epochs=1, learning_rate=1.0)
+    with pytest.raises(ValueError, match="epochs"):
+        cifar.train_recipe(x, y, epochs=0)
+    with pytest.raises(ValueError, match="labels"):
+        cifar.train_recipe(x, y + 10, epochs=1)
+    with pytest.raises(ValueError, match="images must be"):
+        cifar.train_recipe(x[:, :16], y, epochs=1)
+    with pytest.raises(ValueError, match="has 10 labels"):
+        cifar.train_recipe(x, y[:10], epochs=1)
+
+
+def test_predict_tta_averages_the_mirror():
+    model = cifar.cifar_small_cnn((4, 8))
+    x = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 3)).astype(np.uint8)
+    xf = x.astype("float32") / 255
+    want = 0.5 * (model.predict(xf, verbose=0) + model.predict(xf[:, :, ::-1], verbose=0))
+    np.testing.assert_allclose(cifar.predict_tta(model, x), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(cifar.predict_tta(model, x, tta=False), model.predict(xf, verbose=0), atol=1e-6)
+
+
+def test_matmul_peak_is_positive():
+    assert flops.matmul_peak("float32", n=64, repeats=1, rounds=1) > 0
+    with pytest.raises(ValueError, match="dtype"):
+        flops.matmul_peak("int8")
