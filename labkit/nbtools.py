@@ -50,12 +50,14 @@ def clean(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             if keeps_output(cell):
                 for out in cell.get("outputs", []):
-                    out.pop("execution_count", None)
+                    if "execution_count" in out:
+                        out["execution_count"] = 1
                     if "metadata" in out:
                         out["metadata"] = {}
             else:
                 cell.outputs = []
-            cell.execution_count = None
+            # nbval refuses a reference cell that has outputs but no execution count
+            cell.execution_count = 1 if cell.get("outputs") else None
         else:
             cell.pop("outputs", None)
             cell.pop("execution_count", None)

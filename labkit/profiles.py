@@ -212,7 +212,7 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                          epochs_compare=5, batch_size=128, n_overfit=1_000, n_val=2_000, large_width=16,
                          large_dense=256, epochs_overfit=25, overfit_batch=32, l2=2e-3, dropout=0.3,
                          patience=4, tiny_filters=2, epochs_underfit=5, epochs_underfit_long=10,
-                         n_gradcam=12, recipe_n_train=None, recipe_widths=(64, 128, 256), recipe_epochs=8,
+                         n_gradcam=12, recipe_n_train=None, recipe_widths=(64, 128, 256), recipe_epochs=9,
                          recipe_batch_size=512, recipe_budget_s=1_200,
                          min_cnn_accuracy=0.38, min_cnn_margin=0.06, max_param_ratio=0.1,
                          min_val_loss_rise=0.15, min_overfit_gap=0.20, max_tiny_train_accuracy=0.30,
