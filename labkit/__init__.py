@@ -10,8 +10,11 @@ Public entry points::
     labkit.seed_everything(0)           # Python, NumPy, TF/Keras seeds + op determinism
     labkit.record("mnist.cnn.test_accuracy", 0.991)
 
-Sub-modules: ``data``, ``profiles``, ``models``, ``training``, ``metrics``,
-``diagnose``, ``curves``, ``errors``, ``plots``, ``checks``, ``student``, ``runbook``.
+Sub-modules: ``data``, ``registry``, ``profiles``, ``models``, ``training``,
+``callbacks``, ``optim``, ``metrics``, ``diagnose``, ``curves``, ``errors``, ``plots``,
+``interpret``, ``flops``, ``imbalance``, ``monitor``, ``serve``, ``synth``, ``landscape``,
+``filters``, ``distribute``, ``tuning``, ``scratch``, ``checks``, ``student``,
+``nbtools``, ``runbook``.
 """
 from __future__ import annotations
 
