@@ -88,8 +88,7 @@ def _take(x: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> tuple[np.nd
 
     counts = np.bincount(y)
     stratify = y if n >= len(counts) and counts.min() >= 2 else None
-    idx, _ = (train_test_split(np.arange(len(y)), train_size=int(n), random_state=seed, stratify=stratify)
-              if n < len(y) else (np.arange(len(y)), None))
+    idx, _ = train_test_split(np.arange(len(y)), train_size=int(n), random_state=seed, stratify=stratify)
     idx = np.sort(idx)
     return x[idx], y[idx]
 
@@ -205,7 +204,7 @@ def _load_idx(name: str, spec: dict) -> Dataset:
                 places.append(f"{path} ({label}): {err}")
         else:
             if _offline():
-                places.append(f"download skipped: LABKIT_OFFLINE is set")
+                places.append("download skipped: LABKIT_OFFLINE is set")
                 continue
             reasons = _download(spec["urls"], file, cached, lambda p: _read_gz_verified(p, sha, size))
             if reasons:
