@@ -90,8 +90,9 @@ def test_whitening_kernel_decorrelates_patches():
 def test_recipe_net_structure():
     model = cifar.recipe_net((8, 16, 32))
     assert model(np.zeros((2, 32, 32, 3), "float32")).shape == (2, 10)
-    stem = model.get_layer("whiten")
-    assert not stem.kernel.trainable and stem.bias.trainable
+    stem, bias = model.get_layer("whiten"), model.get_layer("whiten_bias")
+    assert not stem.trainable and not stem.trainable_weights and stem.bias is None
+    assert bias.bias.trainable and not bias.gate.trainable
     k = model.get_layer("block2_conv1").kernel.numpy()  # identity on the first 8 output channels
     np.testing.assert_array_equal(k[1, 1, :, :8], np.eye(8))
     assert np.all(k[0, :, :, :8] == 0)
@@ -99,6 +100,20 @@ def test_recipe_net_structure():
         cifar.recipe_net((8, 16))
     with pytest.raises(ValueError, match=r"\(2, 2, 3, 24\)"):
         cifar.recipe_net((8, 16, 32), whiten=np.zeros((3, 3, 3, 24)))
+
+
+def test_recipe_net_activation_is_applied():
+    import keras
+
+    x = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
+    acts = {name: [l for l in cifar.recipe_net((8, 16, 32), activation=name).layers
+                   if isinstance(l, keras.layers.Activation)] for name in ("relu", "gelu")}
+    assert len(acts["relu"]) == len(acts["gelu"]) == 7  # stem + two per group
+    np.testing.assert_allclose(np.asarray(acts["relu"][0](x)), np.maximum(x, 0))
+    # exact GELU, x * Phi(x), against the oracle from the error function
+    from math import erf, sqrt
+    phi = np.vectorize(lambda v: 0.5 * (1 + erf(v / sqrt(2))))(x)
+    np.testing.assert_allclose(np.asarray(acts["gelu"][3](x)), x * phi, rtol=1e-5, atol=1e-6)
 
 
 def test_scaled_bias_multiplies_the_gradient_only():
@@ -111,6 +126,12 @@ def test_scaled_bias_multiplies_the_gradient_only():
         s = tf.reduce_sum(y)
     np.testing.assert_allclose(y.numpy(), 1.5)  # forward: x + bias
     np.testing.assert_allclose(tape.gradient(s, layer.bias).numpy(), 64.0 * 16)  # 16 positions x 64
+    layer.freeze()  # frozen: same output, no gradient
+    with tf.GradientTape() as tape:
+        y = layer(x)
+        s = tf.reduce_sum(y)
+    np.testing.assert_allclose(y.numpy(), 1.5)
+    np.testing.assert_allclose(tape.gradient(s, layer.bias).numpy(), 0.0)
 
 
 def test_precision_choice(monkeypatch):
@@ -173,6 +194,22 @@ def test_train_recipe_learns_and_resumes(tmp_path):
     assert not backup.exists()  # deleted after a finished run
 
 
+def test_whitening_bias_trains_first_then_stays_frozen():
+    x, y = _tiny_data()
+    seen = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(self.model.get_layer("whiten_bias").bias.numpy().copy())
+
+    model = cifar.train_recipe(x, y, epochs=3, widths=(8, 16, 16), batch_size=64, precision="float32",
+                               log=None, whiten_bias_epochs=1, callbacks=[Watch()]).model
+    assert np.abs(seen[0]).max() > 0  # trained in epoch 1 (from zeros) ...
+    layer = model.get_layer("whiten_bias")
+    np.testing.assert_array_equal(layer.frozen.numpy(), seen[0])  # ... frozen after it, not decayed
+    assert float(layer.gate.numpy()) == 0.0
+
+
 def test_train_recipe_validates_inputs():
     x, y = _tiny_data(32)
     with pytest.raises(ValueError, match="unknown recipe setting"):
@@ -193,7 +230,71 @@ def test_predict_tta_averages_the_mirror():
     xf = x.astype("float32") / 255
     want = 0.5 * (model.predict(xf, verbose=0) + model.predict(xf[:, :, ::-1], verbose=0))
     np.testing.assert_allclose(cifar.predict_tta(model, x), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(cifar.predict_tta(model, x, tta=True), want, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(cifar.predict_tta(model, x, tta=False), model.predict(xf, verbose=0), atol=1e-6)
+
+
+def test_predict_tta_level_2_adds_one_pixel_shifts():
+    model = cifar.cifar_small_cnn((4, 8))
+    x = np.random.default_rng(1).random((3, 32, 32, 3)).astype("float32")
+    # oracle: TensorFlow's reflect padding and crops, six views weighted 1/4, 1/4, 1/8 x 4
+    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT").numpy()
+    views = [x, padded[:, :32, :32], padded[:, 2:, 2:]]
+    mirror = [0.5 * (model.predict(v, verbose=0) + model.predict(v[:, :, ::-1], verbose=0)) for v in views]
+    want = 0.5 * mirror[0] + 0.25 * mirror[1] + 0.25 * mirror[2]
+    np.testing.assert_allclose(cifar.predict_tta(model, x, tta=2), want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="tta must be"):
+        cifar.predict_tta(model, x, tta=3)
+
+
+def test_alternating_flip_mirrors_every_image_on_odd_epochs():
+    x = np.random.default_rng(0).random((4, 32, 32, 3)).astype("float32")
+    y = np.zeros((4, 10), "float32")
+    flip_all = tf.Variable(False)
+    aug = cifar._augment_fn(0, True, flip_all)
+    out, _ = aug(tf.constant(x), tf.constant(y), tf.constant(3, tf.int64))
+    np.testing.assert_array_equal(out.numpy(), x)
+    flip_all.assign(True)
+    out, _ = aug(tf.constant(x), tf.constant(y), tf.constant(3, tf.int64))
+    np.testing.assert_array_equal(out.numpy(), x[:, :, ::-1])
+
+
+def test_lookahead_moves_weights_to_their_moving_average():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    cb = cifar._lookahead_callback(start_step=5, total_steps=20, every=5)
+    cb.set_model(model)
+    cb.on_train_begin()
+    w0 = [v.numpy().copy() for v in model.weights]
+    model.optimizer.iterations.assign(3)  # before start_step: nothing happens
+    cb.on_train_batch_end(0)
+    assert cb.ema is None
+    model.optimizer.iterations.assign(5)  # first update: the average starts at the current weights
+    cb.on_train_batch_end(0)
+    w1 = [w + 1.0 for w in w0]
+    for v, w in zip(model.weights, w1):
+        v.assign(w)
+    model.optimizer.iterations.assign(7)  # not a multiple of `every`
+    cb.on_train_batch_end(0)
+    np.testing.assert_array_equal(model.weights[0].numpy(), w1[0])
+    model.optimizer.iterations.assign(10)
+    cb.on_train_batch_end(0)
+    rho = 0.95 ** 5 * (10 / 20) ** 3
+    for v, a, b in zip(model.weights, w0, w1):
+        np.testing.assert_allclose(v.numpy(), a + (1 - rho) * (b - a), rtol=1e-6)
+    for v in model.weights:  # the epoch ends: the network is reset to the average
+        v.assign(v.numpy() + 5.0)
+    cb.on_epoch_end(0)
+    for v, a, b in zip(model.weights, w0, w1):
+        np.testing.assert_allclose(v.numpy(), a + (1 - rho) * (b - a), rtol=1e-6)
+
+
+def test_triangle_schedule_shape():
+    sched = cifar._triangle_schedule(1.0, 100, warmup=0.25, start_factor=0.2, end_factor=0.1)
+    lr = np.array([float(sched(s)) for s in (0, 25, 100)])
+    np.testing.assert_allclose(lr, [0.2, 1.0, 0.1], atol=1e-6)
+    assert float(sched(60)) == pytest.approx(0.1 + 0.9 * 40 / 75)
 
 
 def test_matmul_peak_is_positive():
