@@ -17,7 +17,7 @@ with identity ("dirac") initialisation, a 64x learning rate for biases, logits s
 1/9, label smoothing 0.2, Nesterov SGD with a triangular schedule, translate + alternating
 flip augmentation, Lookahead weight averaging and test-time augmentation (flips and
 one-pixel shifts). One departure from airbench94 buys CPU speed: ReLU instead of GELU
-(about 1.3x faster in bfloat16 on the workbook's 2-core CPU). Default widths are
+(a training step 1.08-1.28x faster in bfloat16 on the workbook's 2-core CPU). Default widths are
 airbench94's (64, 256, 256) halved in the middle, (64, 128, 256); the profiles pick their own.
 """
 from __future__ import annotations
@@ -272,8 +272,9 @@ def recipe_net(widths: Sequence[int] = (64, 128, 256), *, whiten: np.ndarray | N
     normalise -> conv2x2 'valid' (frozen whitening kernel) + bias ("whiten_bias", 64x rate) - act ->
     3 x [conv3x3 - maxpool2 - BN - act - conv3x3 - BN - act] -> global max -> Dense (no bias)
     -> x ``logit_scale`` (float32 logits). ``activation``: any Keras activation name; airbench
-    uses "gelu", the default "relu" trains about 1.3x faster on a CPU in bfloat16 (measured). ``whiten``: the (2, 2, 3, 24) kernel from
-    :func:`whitening_kernel` (random and frozen when None, e.g. for shape tests).
+    uses "gelu"; the default "relu" trains 1.08-1.28x faster on a CPU in bfloat16 (measured).
+    ``whiten``: the (2, 2, 3, 24) kernel from :func:`whitening_kernel` (random and frozen when None,
+    e.g. for shape tests).
     """
     import keras
     from keras import layers
