@@ -10,8 +10,8 @@ It takes the recipe's settings (widths, epochs, batch size, training-set size, b
 from ``labkit.settings("cifar10", profile)`` unless overridden, then
 
 1. measures this machine's matrix-multiply peak (float32 and bfloat16) with ``labkit.flops.matmul_peak``;
-2. trains the recipe, evaluating test accuracy (with the recipe's test-time augmentation) after every ``--eval-every`` epochs
-   (evaluation time is excluded from the training time);
+2. trains the recipe, evaluating test accuracy (with the recipe's test-time augmentation) after
+   every ``--eval-every`` epochs (evaluation time is excluded from the training time);
 3. prints time-to-accuracy (training seconds until the test accuracy first reached the bar), the
    final accuracy, training FLOPs (3x the forward pass per image, conv and dense layers), the achieved
    FLOP/s and its fraction of the measured peak for the precision used, and CPU seconds;
@@ -92,7 +92,8 @@ def main(argv=None) -> int:
     met_budget = budget is None or r.train_seconds <= budget
     result = dict(
         profile=args.profile, dataset="cifar10 JPEG q75 copy (labkit.data)", widths=list(widths), epochs=r.epochs,
-        batch_size=r.config["batch_size"], activation=r.config["activation"], tta=r.config["tta"], n_train=len(ds.y_train), precision=r.precision,
+        batch_size=r.config["batch_size"], activation=r.config["activation"], tta=r.config["tta"],
+        n_train=len(ds.y_train), precision=r.precision,
         test_accuracy=r.test_accuracy, target=target, time_to_target_s=tta, budget_s=budget,
         train_seconds=r.train_seconds, wall_seconds_incl_eval=wall, cpu_seconds=cpu,
         samples_per_second=r.samples_per_second, forward_flops_per_image=fwd, training_flops=train_flops,

@@ -87,7 +87,8 @@ def main(argv=None) -> int:
     print(f"\nwidths {widths}, batch {bs}, {precision}; median of {args.rounds} rounds x {args.steps} steps:")
     for n, m in med.items():
         print(f"  {n:10s} {m:6.0f} images/s  {3 * fwd * m / 1e9:5.0f} GFLOP/s  x{m / first:.2f}")
-    result = dict(widths=list(widths), batch_size=bs, precision=precision, steps=args.steps, rounds=args.rounds,
+    result = dict(widths=list(widths), batch_size=bs, precision=precision, steps=args.steps,
+                  rounds=args.rounds,
                   forward_flops_per_image=fwd, images_per_second=rates, median_images_per_second=med,
                   ratio_to_first={n: m / first for n, m in med.items()}, failed=errors,
                   load_average_end=os.getloadavg() if hasattr(os, "getloadavg") else None)
