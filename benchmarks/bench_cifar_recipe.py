@@ -43,6 +43,7 @@ def _parse(argv):
     p.add_argument("--batch-size", type=int, help="override recipe_batch_size")
     p.add_argument("--n-train", type=int, help="train on a stratified subset of this size")
     p.add_argument("--activation", help="override the recipe's activation (default relu; airbench: gelu)")
+    p.add_argument("--optimizer", choices=("sgd", "muon"), help="override the profile's recipe optimizer")
     p.add_argument("--precision", default="auto",
                    choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"))
     p.add_argument("--eval-every", type=int, default=1, help="evaluate every k epochs (0: only at the end)")
@@ -68,6 +69,11 @@ def main(argv=None) -> int:
     target = args.target if args.target is not None else cfg.min_recipe_accuracy
     budget = args.budget if args.budget is not None else cfg.recipe_budget_s
 
+    options = dict(cfg.recipe_options)
+    if args.activation:
+        options["activation"] = args.activation
+    if args.optimizer:
+        options["optimizer"] = args.optimizer
     c10 = data.load("cifar10")
     ds = c10.subset(n_train, None, seed=args.seed)
     print(f"data: {c10.source} (JPEG q75 copy); train {len(ds.y_train):,}, test {len(ds.y_test):,}", flush=True)
@@ -80,7 +86,7 @@ def main(argv=None) -> int:
     r = cifar.train_recipe(ds.x_train, ds.y_train, ds.x_test, ds.y_test, epochs=epochs, widths=widths,
                            batch_size=batch, precision=args.precision, eval_every=args.eval_every,
                            backup_dir=args.backup_dir, seed=args.seed,
-                           **({"activation": args.activation} if args.activation else {}))
+                           **options)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
 
     peak = peaks["bfloat16"] if r.precision in ("mixed_bfloat16", "mixed_float16") else peaks["float32"]
@@ -92,7 +98,8 @@ def main(argv=None) -> int:
     met_budget = budget is None or r.train_seconds <= budget
     result = dict(
         profile=args.profile, dataset="cifar10 JPEG q75 copy (labkit.data)", widths=list(widths), epochs=r.epochs,
-        batch_size=r.config["batch_size"], activation=r.config["activation"], tta=r.config["tta"],
+        batch_size=r.config["batch_size"], activation=r.config["activation"], optimizer=r.config["optimizer"],
+        tta=r.config["tta"],
         n_train=len(ds.y_train), precision=r.precision,
         test_accuracy=r.test_accuracy, target=target, time_to_target_s=tta, budget_s=budget,
         train_seconds=r.train_seconds, wall_seconds_incl_eval=wall, cpu_seconds=cpu,

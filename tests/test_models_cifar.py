@@ -167,10 +167,11 @@ def _tiny_data(n=256, seed=0):
     return x, y
 
 
-def test_train_recipe_learns_and_resumes(tmp_path):
+@pytest.mark.parametrize("optimizer", ["sgd", "muon"])
+def test_train_recipe_learns_and_resumes(tmp_path, optimizer):
     x, y = _tiny_data()
     r = cifar.train_recipe(x, y, x[:64], y[:64], epochs=3, widths=(8, 16, 16), batch_size=64,
-                           precision="float32", log=None, eval_every=1)
+                           precision="float32", log=None, eval_every=1, optimizer=optimizer)
     assert r.epochs == 3 and r.samples_seen == 3 * 256 and r.precision == "float32"
     assert r.epoch_log[-1]["loss"] < r.epoch_log[0]["loss"]
     assert 0 <= r.test_accuracy <= 1 and r.epoch_log[0]["test_accuracy"] is not None
@@ -184,10 +185,10 @@ def test_train_recipe_learns_and_resumes(tmp_path):
     backup = tmp_path / "backup"
     with pytest.raises(KeyboardInterrupt):
         cifar.train_recipe(x, y, epochs=3, widths=(8, 16, 16), batch_size=64, precision="float32",
-                           log=None, backup_dir=backup, callbacks=[Crash()])
+                           log=None, backup_dir=backup, callbacks=[Crash()], optimizer=optimizer)
     assert backup.exists()
     resumed = cifar.train_recipe(x, y, epochs=3, widths=(8, 16, 16), batch_size=64, precision="float32",
-                                 log=None, backup_dir=backup)
+                                 log=None, backup_dir=backup, optimizer=optimizer)
     # epochs 1 and 2 were completed before the crash; only epoch 3 runs again
     assert [row["epoch"] for row in resumed.epoch_log] == [3]
     assert int(resumed.model.optimizer.iterations.numpy()) == 3 * 4
@@ -301,3 +302,58 @@ def test_matmul_peak_is_positive():
     assert flops.matmul_peak("float32", n=64, repeats=1, rounds=1) > 0
     with pytest.raises(ValueError, match="dtype"):
         flops.matmul_peak("int8")
+
+
+# --------------------------------------------------------------------------- Muon
+def test_newton_schulz_orthogonalises_against_the_svd():
+    g = np.random.default_rng(0).normal(size=(64, 24))
+    u, s, vt = np.linalg.svd(g, full_matrices=False)
+    out = np.asarray(cifar.newton_schulz(g, steps=5))
+    assert out.shape == g.shape
+    sv = np.linalg.svd(out, compute_uv=False)
+    assert sv.min() > 0.5 and sv.max() < 1.6  # the scale of g is gone, every direction kept
+    polar = u @ vt  # oracle: the orthogonal factor of g
+    assert np.sum(out * polar) / (np.linalg.norm(out) * np.linalg.norm(polar)) > 0.97
+    np.testing.assert_allclose(np.asarray(cifar.newton_schulz(g.T, steps=5)), out.T, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(cifar.newton_schulz(7.0 * g, steps=5)), out, atol=1e-4)
+    with pytest.raises(ValueError, match="matrix"):
+        cifar.newton_schulz(np.zeros((2, 2, 2)))
+
+
+def test_muon_optimizer_steps_match_a_numpy_reference():
+    rng = np.random.default_rng(1)
+    kernel = keras.Variable(rng.normal(size=(3, 3, 4, 8)).astype("float32"), name="kernel")
+    bias = keras.Variable(rng.normal(size=(8,)).astype("float32"), name="bias")
+    groups = {kernel.path: ("muon", 0.2, 0.0, "main"), bias.path: ("sgd", 0.5, 0.1, "whiten")}
+    opt = cifar._muon_optimizer(groups, total_steps=4, whiten_steps=2, muon_momentum=0.6, sgd_momentum=0.85)
+    k, b = kernel.numpy().astype("float64"), bias.numpy().astype("float64")
+    mk, mb = np.zeros_like(k), np.zeros_like(b)
+    for step in range(3):
+        gk = rng.normal(size=k.shape)
+        gb = rng.normal(size=b.shape)
+        opt.apply([gk.astype("float32"), gb.astype("float32")], [kernel, bias])
+        # reference (airbench94_muon, PyTorch semantics), rates decaying linearly to 0
+        mk = 0.6 * mk + gk
+        k = k * np.sqrt(8) / np.linalg.norm(k)
+        upd = np.asarray(cifar.newton_schulz((gk + 0.6 * mk).reshape(-1, 8), 3)).reshape(k.shape)
+        k = k - 0.2 * (1 - step / 4) * upd
+        d = gb + 0.1 * b
+        mb = 0.85 * mb + d
+        b = b - 0.5 * max(1 - step / 2, 0) * (d + 0.85 * mb)
+        np.testing.assert_allclose(kernel.numpy(), k, rtol=2e-4, atol=2e-5)
+        np.testing.assert_allclose(bias.numpy(), b, rtol=2e-5, atol=1e-6)
+    # after 3 steps the kernel's norm is the renormalised sqrt(8) moved by two orthogonalised steps
+    assert abs(np.linalg.norm(kernel.numpy()) - np.sqrt(8)) < 0.3 * np.sqrt(8)
+
+
+def test_train_recipe_with_muon_learns_and_uses_its_preset():
+    x, y = _tiny_data()
+    r = cifar.train_recipe(x, y, x[:64], y[:64], epochs=3, widths=(8, 16, 16), batch_size=64,
+                           precision="float32", log=None, optimizer="muon")
+    assert r.config["activation"] == "gelu" and r.config["lookahead"] is False  # the preset
+    assert r.config["batch_size"] == 64  # an explicit setting wins over the preset
+    assert r.epoch_log[-1]["loss"] < r.epoch_log[0]["loss"]
+    head = r.model.get_layer("head").kernel.numpy()
+    assert head.std() > 0.5  # unit-std head initialisation (Keras' default would be ~0.27 here)
+    with pytest.raises(ValueError, match="optimizer"):
+        cifar.train_recipe(x, y, epochs=1, optimizer="adam")

@@ -19,6 +19,12 @@ flip augmentation, Lookahead weight averaging and test-time augmentation (flips 
 one-pixel shifts). One departure from airbench94 buys CPU speed: ReLU instead of GELU
 (a training step 1.08-1.28x faster in bfloat16 on the workbook's 2-core CPU). Default widths are
 airbench94's (64, 256, 256) halved in the middle, (64, 128, 256); the profiles pick their own.
+
+``optimizer="muon"`` switches to airbench94_muon's training (Jordan, 2024): the conv kernels step
+with Muon (momentum orthogonalised by a Newton-Schulz iteration, :func:`newton_schulz`, on
+weight-normalised kernels), the rest with Nesterov SGD, batch 2000, linear decay, no Lookahead
+(:data:`MUON_PRESET`). airbench reports it reaching airbench94's 94 % on the original CIFAR-10 in
+8 epochs instead of 9.9; the workbook's profiles use it.
 """
 from __future__ import annotations
 
@@ -33,7 +39,8 @@ import numpy as np
 
 __all__ = ["cifar_dense", "cifar_small_cnn", "cifar_large_cnn", "cifar_tiny_cnn",
            "recipe_net", "train_recipe", "RecipeResult", "predict_tta", "whitening_kernel",
-           "recipe_precision", "cpu_supports_bf16", "CIFAR_MEAN", "CIFAR_STD", "RECIPE_DEFAULTS"]
+           "recipe_precision", "cpu_supports_bf16", "newton_schulz", "CIFAR_MEAN", "CIFAR_STD", "RECIPE_DEFAULTS",
+           "MUON_PRESET"]
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
@@ -266,7 +273,7 @@ def _dirac_(conv) -> None:
 def recipe_net(widths: Sequence[int] = (64, 128, 256), *, whiten: np.ndarray | None = None,
                num_classes: int = 10, bn_momentum: float = 0.6, bias_scale: float = 64.0,
                logit_scale: float = 1 / 9, activation: str = "relu", precision: str = "float32",
-               name: str = "recipe_net"):
+               head_std: float | None = None, name: str = "recipe_net"):
     """The recipe's airbench-style network. Input: float images in [0, 1], (N, 32, 32, 3).
 
     normalise -> conv2x2 'valid' (frozen whitening kernel) + bias ("whiten_bias", 64x rate) - act ->
@@ -274,7 +281,8 @@ def recipe_net(widths: Sequence[int] = (64, 128, 256), *, whiten: np.ndarray | N
     -> x ``logit_scale`` (float32 logits). ``activation``: any Keras activation name; airbench
     uses "gelu"; the default "relu" trains 1.08-1.28x faster on a CPU in bfloat16 (measured).
     ``whiten``: the (2, 2, 3, 24) kernel from :func:`whitening_kernel` (random and frozen when None,
-    e.g. for shape tests).
+    e.g. for shape tests). ``head_std``: initialise the head's weights uniformly with this standard
+    deviation (airbench94_muon: 1, with ``logit_scale`` 1/widths[-1]); None: Keras' default.
     """
     import keras
     from keras import layers
@@ -302,7 +310,9 @@ def recipe_net(widths: Sequence[int] = (64, 128, 256), *, whiten: np.ndarray | N
         x = layers.Activation(activation, dtype=policy)(bn(x, f"block{i}_1"))
         x = layers.Activation(activation, dtype=policy)(bn(c2(x), f"block{i}_2"))
     x = layers.GlobalMaxPooling2D(dtype=policy)(x)
-    x = layers.Dense(num_classes, use_bias=False, dtype=policy, name="head")(x)
+    init = "glorot_uniform" if head_std is None else keras.initializers.RandomUniform(
+        -math.sqrt(3) * head_std, math.sqrt(3) * head_std)
+    x = layers.Dense(num_classes, use_bias=False, kernel_initializer=init, dtype=policy, name="head")(x)
     outputs = layers.Rescaling(logit_scale, dtype="float32", name="logits")(x)
     model = keras.Model(inputs, outputs, name=name)
     if whiten is not None:
@@ -316,12 +326,98 @@ def recipe_net(widths: Sequence[int] = (64, 128, 256), *, whiten: np.ndarray | N
     return model
 
 
+# --------------------------------------------------------------------------- Muon optimiser
+def newton_schulz(g, steps: int = 3, eps: float = 1e-7):
+    """Approximately orthogonalise a matrix g (m, n): the quintic Newton-Schulz iteration of Muon
+    (Jordan et al., 2024) with coefficients (3.4445, -4.7750, 2.0315). It maps g = U S V^T to about
+    U S' V^T with every singular value S' in roughly [0.5, 1.5] - the "direction" of g without its
+    scale. Works on the smaller Gram matrix (min(m, n) squared). Returns a float32 (m, n) tensor."""
+    from keras import ops
+
+    a, b, c = 3.4445, -4.7750, 2.0315
+    x = ops.cast(g, "float32")
+    if len(x.shape) != 2:
+        raise ValueError(f"newton_schulz needs a matrix, got shape {tuple(x.shape)}.")
+    x = x / (ops.sqrt(ops.sum(ops.square(x))) + eps)  # spectral norm <= Frobenius norm <= 1
+    tall = x.shape[0] > x.shape[1]
+    if tall:
+        x = ops.transpose(x)
+    for _ in range(int(steps)):
+        gram = ops.matmul(x, ops.transpose(x))
+        x = a * x + ops.matmul(b * gram + c * ops.matmul(gram, gram), x)
+    return ops.transpose(x) if tall else x
+
+
+def _muon_optimizer(groups: dict, total_steps: int, whiten_steps: int, *, muon_momentum: float = 0.6,
+                    sgd_momentum: float = 0.85, ns_steps: int = 3):
+    """airbench94_muon's optimisers as one Keras optimiser.
+
+    ``groups`` maps a variable's ``path`` to ``(rule, lr, decay, schedule)``: rule "muon" (conv
+    kernels: Nesterov momentum ``muon_momentum``, the kernel renormalised to Frobenius norm
+    sqrt(out_channels), then a step of ``lr`` along the Newton-Schulz-orthogonalised momentum, the
+    kernel seen as a (kh*kw*in, out) matrix) or "sgd" (Nesterov SGD, momentum ``sgd_momentum``, with
+    coupled weight decay ``decay``: the gradient gets ``decay * w`` before the momentum, as in
+    PyTorch). ``schedule`` "main" decays the rate linearly from ``lr`` to 0 over ``total_steps``;
+    "whiten" over ``whiten_steps``. Variables not in ``groups`` are left alone."""
+    import keras
+    from keras import ops
+
+    class AirbenchMuon(keras.optimizers.Optimizer):
+        def __init__(self, name="airbench_muon", **kwargs):
+            super().__init__(learning_rate=1.0, name=name, **kwargs)
+
+        def build(self, var_list):
+            if self.built:
+                return
+            super().build(var_list)
+            self._rules = [groups.get(v.path) for v in var_list]
+            self.momentums = [self.add_variable_from_reference(v, "momentum") for v in var_list]
+
+        def update_step(self, gradient, variable, learning_rate):
+            i = self._get_variable_index(variable)
+            rule = self._rules[i]
+            if rule is None:
+                return
+            kind, lr, decay, schedule = rule
+            span = float(max(total_steps if schedule == "main" else whiten_steps, 1))
+            step = ops.cast(self.iterations, "float32")
+            rate = lr * ops.maximum(1.0 - step / span, 0.0)
+            g = ops.cast(gradient, variable.dtype)
+            m = self.momentums[i]
+            if kind == "muon":
+                self.assign(m, muon_momentum * m + g)
+                g = g + muon_momentum * m
+                out = variable.shape[-1]
+                norm = ops.sqrt(ops.sum(ops.square(variable)))
+                self.assign(variable, variable * (math.sqrt(out) / norm))
+                update = newton_schulz(ops.reshape(g, (-1, out)), ns_steps)
+                self.assign_sub(variable, rate * ops.reshape(update, variable.shape))
+            else:
+                g = g + decay * variable
+                self.assign(m, sgd_momentum * m + g)
+                self.assign_sub(variable, rate * (g + sgd_momentum * m))
+
+    return AirbenchMuon()
+
+
 # --------------------------------------------------------------------------- recipe training
 RECIPE_DEFAULTS: dict[str, Any] = dict(
-    widths=(64, 128, 256), activation="relu", batch_size=512, lr=10.0, momentum=0.85, weight_decay=0.015,
-    label_smoothing=0.2, warmup=0.23, start_factor=0.2, end_factor=0.07, translate=2, flip=True,
-    alternate_flip=True, lookahead=True, tta=2, whiten_bias_epochs=3,
+    widths=(64, 128, 256), activation="relu", batch_size=512, optimizer="sgd", lr=10.0, momentum=0.85,
+    weight_decay=0.015, label_smoothing=0.2, warmup=0.23, start_factor=0.2, end_factor=0.07, translate=2,
+    flip=True, alternate_flip=True, lookahead=True, tta=2, whiten_bias_epochs=3,
+    muon_lr=0.24, muon_momentum=0.6, muon_bias_lr=0.053, muon_head_lr=0.67, muon_decay=2e-6,
 )
+"""The recipe's settings (:func:`train_recipe` keywords). optimizer "sgd": airbench94's Nesterov SGD
+(``lr``, ``momentum``, ``weight_decay`` in airbench94's units, triangular schedule, Lookahead);
+"muon": airbench94_muon's (``muon_*``; see :data:`MUON_PRESET`)."""
+
+MUON_PRESET: dict[str, Any] = dict(batch_size=2000, activation="gelu", lookahead=False)
+"""What ``optimizer="muon"`` changes besides the optimiser, as in airbench94_muon (reported to reach
+airbench94's accuracy in 8 epochs instead of 9.9): batch 2000, GELU, no Lookahead. The conv kernels
+step with Muon (``muon_lr`` per step, momentum ``muon_momentum``, no decay); biases and the head with
+Nesterov SGD (momentum ``momentum``; ``muon_bias_lr``, ``muon_head_lr`` and ``muon_decay`` per
+example); all rates decay linearly to 0, the whitening bias's within ``whiten_bias_epochs``. The net's
+head is initialised with unit standard deviation and its logits scaled by 1/widths[-1]."""
 
 
 def _triangle_schedule(peak: float, total_steps: int, warmup: float, start_factor: float,
@@ -526,7 +622,10 @@ def train_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray | 
         raise ValueError(f"unknown recipe setting(s) {sorted(unknown)}; known: {sorted(RECIPE_DEFAULTS)}.")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
-    cfg = {**RECIPE_DEFAULTS, **overrides}
+    if overrides.get("optimizer", RECIPE_DEFAULTS["optimizer"]) not in ("sgd", "muon"):
+        raise ValueError(f"optimizer must be 'sgd' or 'muon', got {overrides['optimizer']!r}.")
+    muon = overrides.get("optimizer") == "muon"
+    cfg = {**RECIPE_DEFAULTS, **(MUON_PRESET if muon else {}), **overrides}
     xtr = _to_float(x_train)
     ytr = np.asarray(y_train).astype("int64").reshape(-1)
     if len(ytr) != len(xtr):
@@ -541,8 +640,27 @@ def train_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray | 
 
     keras.utils.set_random_seed(seed)
     norm = (xtr[: min(len(xtr), 5000)] - np.array(CIFAR_MEAN, "float32")) / np.array(CIFAR_STD, "float32")
-    model = recipe_net(cfg["widths"], whiten=whitening_kernel(norm), num_classes=num_classes,
-                       activation=cfg["activation"], precision=policy)
+    widths = _check_widths(cfg["widths"], 3, "widths")
+    model = recipe_net(widths, whiten=whitening_kernel(norm), num_classes=num_classes,
+                       activation=cfg["activation"], precision=policy, bias_scale=1.0 if muon else 64.0,
+                       logit_scale=1 / widths[-1] if muon else 1 / 9, head_std=1.0 if muon else None)
+    whiten_bias = model.get_layer("whiten_bias")
+    total_steps = steps_per_epoch * int(epochs)
+    if muon:
+        opt, extra = _recipe_muon(model, cfg, bs, total_steps, steps_per_epoch * int(cfg["whiten_bias_epochs"]))
+    else:
+        opt, extra = _recipe_sgd(model, cfg, bs, total_steps)
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg["label_smoothing"])
+    model.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
+    ds, flip_all = _input_pipeline(xtr, ytr, num_classes, bs, cfg, seed)
+    cfg = dict(cfg, **extra)
+    return _fit_recipe(model, ds, flip_all, whiten_bias, cfg, epochs, total_steps, steps_per_epoch, bs, policy,
+                       x_test, y_test, eval_every, backup_dir, callbacks, say)
+
+
+def _recipe_sgd(model, cfg: dict, bs: int, total_steps: int):
+    """airbench94's optimiser: Nesterov SGD, triangular schedule, 64x rate for biases (ScaledBias)."""
+    import keras
 
     # airbench's "decoupled" hyper-parameters -> Keras SGD on a mean loss (see module docstring):
     # lr per 1024 examples divided by the Nesterov step amplification 1 + 1/(1 - momentum).
@@ -553,17 +671,39 @@ def train_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray | 
     # decay is amplified by the momentum like the gradient, so per step it shrinks w by
     # weight_decay * batch / 1024 (times the schedule): wd_keras = that / lr.
     wd = cfg["weight_decay"] * bs / 1024 / lr
-    total_steps = steps_per_epoch * int(epochs)
     schedule = _triangle_schedule(lr, total_steps, cfg["warmup"], cfg["start_factor"], cfg["end_factor"])
     opt = keras.optimizers.SGD(schedule, momentum=momentum, nesterov=True, weight_decay=wd)
     # airbench trains the whitening bias (at the 64x bias rate) for the first few epochs only; a
     # frozen bias must not decay either, so it is kept out of the weight decay throughout
     whiten_bias = model.get_layer("whiten_bias")
     opt.exclude_from_weight_decay(var_list=[whiten_bias.bias])
-    loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg["label_smoothing"])
-    model.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
+    return opt, dict(lr_keras=lr, weight_decay_keras=wd)
 
-    ds, flip_all = _input_pipeline(xtr, ytr, num_classes, bs, cfg, seed)
+
+def _recipe_muon(model, cfg: dict, bs: int, total_steps: int, whiten_steps: int):
+    """airbench94_muon's optimiser (see :func:`_muon_optimizer`). Its SGD rates and decay are per
+    example (PyTorch on a summed loss); on Keras' mean loss the rate is ``lr * batch`` and the
+    coupled decay ``decay / lr``, so a step shrinks a weight by ``decay * batch`` as there."""
+    whiten_bias = model.get_layer("whiten_bias").bias
+    decay = float(cfg["muon_decay"])
+    groups = {}
+    for v in model.trainable_weights:
+        if v.path == whiten_bias.path:
+            groups[v.path] = ("sgd", cfg["muon_bias_lr"] * bs, decay / cfg["muon_bias_lr"], "whiten")
+        elif len(v.shape) == 4:
+            groups[v.path] = ("muon", float(cfg["muon_lr"]), 0.0, "main")
+        elif v.path.startswith("head/"):
+            groups[v.path] = ("sgd", cfg["muon_head_lr"] * bs, decay / cfg["muon_head_lr"], "main")
+        else:  # batch norm biases
+            groups[v.path] = ("sgd", cfg["muon_bias_lr"] * bs, decay / cfg["muon_bias_lr"], "main")
+    opt = _muon_optimizer(groups, total_steps, whiten_steps, muon_momentum=float(cfg["muon_momentum"]),
+                          sgd_momentum=float(cfg["momentum"]))
+    return opt, dict(muon_groups={k: v[0] for k, v in groups.items()})
+
+
+def _fit_recipe(model, ds, flip_all, whiten_bias, cfg, epochs, total_steps, steps_per_epoch, bs, policy,
+                x_test, y_test, eval_every, backup_dir, callbacks, say) -> RecipeResult:
+    import keras
 
     log_rows: list[dict] = []
     eval_seconds = [0.0]
@@ -609,5 +749,4 @@ def train_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray | 
         log_rows[-1]["test_accuracy"] = acc
     done = len(log_rows)
     return RecipeResult(model, acc, train_seconds, done, done * steps_per_epoch * bs, policy, log_rows,
-                        dict(cfg, epochs=int(epochs), batch_size=bs, lr=lr, weight_decay_keras=wd,
-                             steps_per_epoch=steps_per_epoch))
+                        dict(cfg, epochs=int(epochs), batch_size=bs, steps_per_epoch=steps_per_epoch))
