@@ -201,8 +201,8 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         # issue's targets (0.90 within 20 min of training; 0.94 within 2x airbench94's 0.36 PFLOPs:
         # 20 epochs of these widths are 0.71 PFLOPs). Measured on the JPEG q75 copy (2-core CPU):
         # standard (Muon, ReLU, 8 epochs) 0.9042 and 0.9066 in 1086 and 1121 s (seeds 0, 1); with
-        # airbench94's SGD it fell short, 0.8977-0.8991 in 1159-1188 s; full (Muon, GELU) 0.9139.
-        # (benchmarks/results/).
+        # airbench94's SGD it fell short, 0.8977-0.8991 in 1159-1188 s; full (Muon, GELU, 20 epochs)
+        # 0.9139, short of 0.94 (benchmarks/results/).
         "quick": dict(n_train=5_000, n_test=2_000, dense_hidden=(256, 128), cnn_widths=(16, 32),
                       epochs_compare=5, batch_size=128, n_overfit=500, n_val=1_000, large_width=8,
                       large_dense=128, epochs_overfit=15, overfit_batch=32, l2=2e-3, dropout=0.3,
