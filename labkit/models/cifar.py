@@ -615,16 +615,16 @@ def train_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray | 
     last completed epoch. ``overrides``: any key of :data:`RECIPE_DEFAULTS`.
     """
     import keras
-    import tensorflow as tf
 
     unknown = set(overrides) - set(RECIPE_DEFAULTS)
     if unknown:
         raise ValueError(f"unknown recipe setting(s) {sorted(unknown)}; known: {sorted(RECIPE_DEFAULTS)}.")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
-    if overrides.get("optimizer", RECIPE_DEFAULTS["optimizer"]) not in ("sgd", "muon"):
-        raise ValueError(f"optimizer must be 'sgd' or 'muon', got {overrides['optimizer']!r}.")
-    muon = overrides.get("optimizer") == "muon"
+    optimizer = overrides.get("optimizer", RECIPE_DEFAULTS["optimizer"])
+    if optimizer not in ("sgd", "muon"):
+        raise ValueError(f"optimizer must be 'sgd' or 'muon', got {optimizer!r}.")
+    muon = optimizer == "muon"
     cfg = {**RECIPE_DEFAULTS, **(MUON_PRESET if muon else {}), **overrides}
     xtr = _to_float(x_train)
     ytr = np.asarray(y_train).astype("int64").reshape(-1)
@@ -654,56 +654,6 @@ def train_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray | 
     model.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
     ds, flip_all = _input_pipeline(xtr, ytr, num_classes, bs, cfg, seed)
     cfg = dict(cfg, **extra)
-    return _fit_recipe(model, ds, flip_all, whiten_bias, cfg, epochs, total_steps, steps_per_epoch, bs, policy,
-                       x_test, y_test, eval_every, backup_dir, callbacks, say)
-
-
-def _recipe_sgd(model, cfg: dict, bs: int, total_steps: int):
-    """airbench94's optimiser: Nesterov SGD, triangular schedule, 64x rate for biases (ScaledBias)."""
-    import keras
-
-    # airbench's "decoupled" hyper-parameters -> Keras SGD on a mean loss (see module docstring):
-    # lr per 1024 examples divided by the Nesterov step amplification 1 + 1/(1 - momentum).
-    momentum = float(cfg["momentum"])
-    amplification = 1 + 1 / (1 - momentum)
-    lr = cfg["lr"] / amplification * bs / 1024
-    # Keras decays decoupled (w -= lr * wd * w, outside the momentum buffer); airbench's coupled
-    # decay is amplified by the momentum like the gradient, so per step it shrinks w by
-    # weight_decay * batch / 1024 (times the schedule): wd_keras = that / lr.
-    wd = cfg["weight_decay"] * bs / 1024 / lr
-    schedule = _triangle_schedule(lr, total_steps, cfg["warmup"], cfg["start_factor"], cfg["end_factor"])
-    opt = keras.optimizers.SGD(schedule, momentum=momentum, nesterov=True, weight_decay=wd)
-    # airbench trains the whitening bias (at the 64x bias rate) for the first few epochs only; a
-    # frozen bias must not decay either, so it is kept out of the weight decay throughout
-    whiten_bias = model.get_layer("whiten_bias")
-    opt.exclude_from_weight_decay(var_list=[whiten_bias.bias])
-    return opt, dict(lr_keras=lr, weight_decay_keras=wd)
-
-
-def _recipe_muon(model, cfg: dict, bs: int, total_steps: int, whiten_steps: int):
-    """airbench94_muon's optimiser (see :func:`_muon_optimizer`). Its SGD rates and decay are per
-    example (PyTorch on a summed loss); on Keras' mean loss the rate is ``lr * batch`` and the
-    coupled decay ``decay / lr``, so a step shrinks a weight by ``decay * batch`` as there."""
-    whiten_bias = model.get_layer("whiten_bias").bias
-    decay = float(cfg["muon_decay"])
-    groups = {}
-    for v in model.trainable_weights:
-        if v.path == whiten_bias.path:
-            groups[v.path] = ("sgd", cfg["muon_bias_lr"] * bs, decay / cfg["muon_bias_lr"], "whiten")
-        elif len(v.shape) == 4:
-            groups[v.path] = ("muon", float(cfg["muon_lr"]), 0.0, "main")
-        elif v.path.startswith("head/"):
-            groups[v.path] = ("sgd", cfg["muon_head_lr"] * bs, decay / cfg["muon_head_lr"], "main")
-        else:  # batch norm biases
-            groups[v.path] = ("sgd", cfg["muon_bias_lr"] * bs, decay / cfg["muon_bias_lr"], "main")
-    opt = _muon_optimizer(groups, total_steps, whiten_steps, muon_momentum=float(cfg["muon_momentum"]),
-                          sgd_momentum=float(cfg["momentum"]))
-    return opt, dict(muon_groups={k: v[0] for k, v in groups.items()})
-
-
-def _fit_recipe(model, ds, flip_all, whiten_bias, cfg, epochs, total_steps, steps_per_epoch, bs, policy,
-                x_test, y_test, eval_every, backup_dir, callbacks, say) -> RecipeResult:
-    import keras
 
     log_rows: list[dict] = []
     eval_seconds = [0.0]
@@ -750,3 +700,46 @@ def _fit_recipe(model, ds, flip_all, whiten_bias, cfg, epochs, total_steps, step
     done = len(log_rows)
     return RecipeResult(model, acc, train_seconds, done, done * steps_per_epoch * bs, policy, log_rows,
                         dict(cfg, epochs=int(epochs), batch_size=bs, steps_per_epoch=steps_per_epoch))
+
+
+def _recipe_sgd(model, cfg: dict, bs: int, total_steps: int):
+    """airbench94's optimiser: Nesterov SGD, triangular schedule, 64x rate for biases (ScaledBias)."""
+    import keras
+
+    # airbench's "decoupled" hyper-parameters -> Keras SGD on a mean loss (see module docstring):
+    # lr per 1024 examples divided by the Nesterov step amplification 1 + 1/(1 - momentum).
+    momentum = float(cfg["momentum"])
+    amplification = 1 + 1 / (1 - momentum)
+    lr = cfg["lr"] / amplification * bs / 1024
+    # Keras decays decoupled (w -= lr * wd * w, outside the momentum buffer); airbench's coupled
+    # decay is amplified by the momentum like the gradient, so per step it shrinks w by
+    # weight_decay * batch / 1024 (times the schedule): wd_keras = that / lr.
+    wd = cfg["weight_decay"] * bs / 1024 / lr
+    schedule = _triangle_schedule(lr, total_steps, cfg["warmup"], cfg["start_factor"], cfg["end_factor"])
+    opt = keras.optimizers.SGD(schedule, momentum=momentum, nesterov=True, weight_decay=wd)
+    # airbench trains the whitening bias (at the 64x bias rate) for the first few epochs only; a
+    # frozen bias must not decay either, so it is kept out of the weight decay throughout
+    whiten_bias = model.get_layer("whiten_bias")
+    opt.exclude_from_weight_decay(var_list=[whiten_bias.bias])
+    return opt, dict(lr_keras=lr, weight_decay_keras=wd)
+
+
+def _recipe_muon(model, cfg: dict, bs: int, total_steps: int, whiten_steps: int):
+    """airbench94_muon's optimiser (see :func:`_muon_optimizer`). Its SGD rates and decay are per
+    example (PyTorch on a summed loss); on Keras' mean loss the rate is ``lr * batch`` and the
+    coupled decay ``decay / lr``, so a step shrinks a weight by ``decay * batch`` as there."""
+    whiten_bias = model.get_layer("whiten_bias").bias
+    decay = float(cfg["muon_decay"])
+    groups = {}
+    for v in model.trainable_weights:
+        if v.path == whiten_bias.path:
+            groups[v.path] = ("sgd", cfg["muon_bias_lr"] * bs, decay / cfg["muon_bias_lr"], "whiten")
+        elif len(v.shape) == 4:
+            groups[v.path] = ("muon", float(cfg["muon_lr"]), 0.0, "main")
+        elif v.path.startswith("head/"):
+            groups[v.path] = ("sgd", cfg["muon_head_lr"] * bs, decay / cfg["muon_head_lr"], "main")
+        else:  # batch norm biases
+            groups[v.path] = ("sgd", cfg["muon_bias_lr"] * bs, decay / cfg["muon_bias_lr"], "main")
+    opt = _muon_optimizer(groups, total_steps, whiten_steps, muon_momentum=float(cfg["muon_momentum"]),
+                          sgd_momentum=float(cfg["momentum"]))
+    return opt, dict(muon_groups={k: v[0] for k, v in groups.items()})
