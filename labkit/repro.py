@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 _THREADS_ENV = "LABKIT_THREADS"
+_SEED_ENV = "LABKIT_SEED"
 
 
 def _thread_count() -> int:
@@ -23,6 +24,17 @@ def _thread_count() -> int:
     if n < 1:
         raise ValueError(f"{_THREADS_ENV} must be >= 1, got {n}.")
     return n
+
+
+def _env_seed() -> int:
+    raw = os.environ.get(_SEED_ENV, "").strip()
+    if not raw:
+        return 0
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{_SEED_ENV}={raw!r} is not an integer; set it to a seed in [0, 2**32) "
+                         "or unset it for seed 0.") from None
 
 
 def quiet_tensorflow() -> None:
@@ -42,18 +54,24 @@ def quiet_tensorflow() -> None:
     warnings.filterwarnings("ignore", module="tensorflow")
 
 
-def seed_everything(seed: int = 0, *, deterministic: bool = True) -> int:
+def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> int:
     """Seed Python, NumPy and Keras/TensorFlow and (by default) make TF ops deterministic.
+
+    ``seed=None`` takes the seed from ``LABKIT_SEED`` (default 0), so a lesson can be
+    re-run under other seeds without editing the notebook.
 
     On a CPU the same seed gives bit-identical training **at a fixed thread count**, so
     the thread pools are pinned too: ``LABKIT_THREADS`` (default: every core of this
     machine) intra-op threads and one inter-op thread. Call it once, at the top of a
     notebook, before building any model. Returns the seed.
     """
+    source = "seed"
+    if seed is None:
+        seed, source = _env_seed(), _SEED_ENV
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {type(seed).__name__}.")
+        raise TypeError(f"seed must be an integer, got {type(seed).__name__}.")
     if not 0 <= int(seed) < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}.")
+        raise ValueError(f"{source} must be in [0, 2**32), got {seed}.")
     seed = int(seed)
     import keras
     import tensorflow as tf

@@ -52,7 +52,35 @@ def test_seed_everything_makes_training_repeatable():
     assert not np.array_equal(a, c)
 
 
-@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, "0", True])
-def test_seed_everything_validates(seed):
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_seed_everything_rejects_out_of_range_seeds(seed):
     with pytest.raises(ValueError, match="seed"):
         labkit.seed_everything(seed)
+
+
+@pytest.mark.parametrize("seed", [1.5, "0", True])
+def test_seed_everything_rejects_non_integer_seeds(seed):
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        labkit.seed_everything(seed)
+
+
+def test_seed_everything_reads_labkit_seed(monkeypatch):
+    monkeypatch.setenv("LABKIT_SEED", "7")
+    assert labkit.seed_everything() == 7
+    monkeypatch.setenv("LABKIT_SEED", "")
+    assert labkit.seed_everything() == 0
+    monkeypatch.delenv("LABKIT_SEED")
+    assert labkit.seed_everything() == 0
+    a = np.random.rand()
+    monkeypatch.setenv("LABKIT_SEED", "0")
+    labkit.seed_everything()
+    assert np.random.rand() == a   # the environment's seed seeds exactly as the argument does
+
+
+@pytest.mark.parametrize("raw, error", [("one", "is not an integer"), ("1.5", "is not an integer"),
+                                        ("-3", "LABKIT_SEED must be in")])
+def test_seed_everything_names_a_bad_labkit_seed(monkeypatch, raw, error):
+    monkeypatch.setenv("LABKIT_SEED", raw)
+    with pytest.raises(ValueError, match=error) as info:
+        labkit.seed_everything()
+    assert "LABKIT_SEED" in str(info.value)
