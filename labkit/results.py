@@ -31,11 +31,13 @@ def _plain(value: Any) -> Any:
     raise ValueError(f"record() takes a number, a bool or a string, got {type(value).__name__}.")
 
 
-def record(key: str, value: Any) -> Any:
+def record(key: str, value: Any) -> None:
     """Record a headline result under a dotted key such as ``"mnist.cnn.test_accuracy"``.
 
-    Returns ``value`` so it can be used inline. Raises ``ValueError`` for a malformed
-    key or a value that is not a plain number, bool or string.
+    Returns ``None``, like any call made for its side effect, so a notebook cell that
+    ends in ``record(...)`` displays nothing (a displayed value would be a volatile
+    output). Raises ``ValueError`` for a malformed key or a value that is not a plain
+    number, bool or string.
     """
     if not isinstance(key, str) or not _KEY.match(key):
         raise ValueError(f"record key must be dotted words like 'mnist.cnn.test_accuracy', got {key!r}.")
@@ -49,7 +51,6 @@ def record(key: str, value: Any) -> Any:
                            "time": round(time.time(), 3)})
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
-    return value
 
 
 def recorded() -> dict[str, Any]:

@@ -13,7 +13,7 @@ def test_record_appends_json_lines(tmp_path, monkeypatch):
     out = tmp_path / "r.jsonl"
     monkeypatch.setenv("LABKIT_RESULTS", str(out))
     monkeypatch.setenv("LABKIT_PROFILE", "quick")
-    assert labkit.record("mnist.cnn.test_accuracy", np.float32(0.5)) == np.float32(0.5)
+    labkit.record("mnist.cnn.test_accuracy", np.float32(0.5))
     labkit.record("mnist.seconds", 12)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["key"] for r in rows] == ["mnist.cnn.test_accuracy", "mnist.seconds"]
@@ -25,6 +25,20 @@ def test_record_appends_json_lines(tmp_path, monkeypatch):
 def test_record_rejects_bad_keys(key):
     with pytest.raises(ValueError, match="record key"):
         labkit.record(key, 1)
+
+
+def test_a_cell_ending_in_record_displays_nothing():
+    # IPython shows a cell's last expression unless it is None: a recorded time shown there
+    # would be a volatile output in every notebook.
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        result = shell.run_cell('import labkit\nlabkit.record("x.seconds", 12.5)', store_history=True)
+        assert result.success and result.result is None
+        assert labkit.recorded()["x.seconds"] == 12.5
+    finally:
+        InteractiveShell.clear_instance()
 
 
 @pytest.mark.parametrize("value", [math.nan, [1, 2], {"a": 1}])
