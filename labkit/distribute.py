@@ -19,6 +19,17 @@ notebook's code is exactly what a multi-machine user runs:
 
 Every child process runs in its own process group and is killed as a group (SIGTERM,
 then SIGKILL after a timeout), so nothing is left running.
+
+**Network safety.** Every TensorFlow cluster task - and the coordinator, once it connects -
+runs a gRPC server that listens on *every* network interface whatever the cluster spec
+says, with no authentication: whoever reaches a port can run ops there, ``tf.io`` file
+reads and writes included. So by default (``network="private"``) :func:`run_workers` and
+:func:`run_script` start their processes in a private network namespace
+(:mod:`labkit.netns`) that nothing outside can reach, and :class:`LocalCluster` - whose
+coordinator is the calling process - starts only where that process is already private
+(inside :func:`run_script`). Where the OS gives no private network, they raise
+:class:`ClusterIsolationError` unless the caller passes ``network="exposed"``, accepting
+that the ports are open to the network while the cluster runs.
 """
 from __future__ import annotations
 
@@ -32,13 +43,18 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-__all__ = ["free_ports", "LocalCluster", "run_workers", "WorkerRun", "tf_config", "split_cpu",
-           "strategy_from_env", "live_children", "ClusterError", "train_sync", "train_async", "TrainLog"]
+from labkit import netns
+from labkit.validation import check_option
+
+__all__ = ["free_ports", "LocalCluster", "run_workers", "run_script", "WorkerRun", "tf_config", "split_cpu",
+           "strategy_from_env", "live_children", "ClusterError", "ClusterIsolationError",
+           "ExposedClusterWarning", "train_sync", "train_async", "TrainLog"]
 
 _LOCALHOST = "127.0.0.1"
 _LIVE: "weakref.WeakSet[_ProcessGroup]" = weakref.WeakSet()
@@ -46,6 +62,37 @@ _LIVE: "weakref.WeakSet[_ProcessGroup]" = weakref.WeakSet()
 
 class ClusterError(RuntimeError):
     """A cluster task failed to start, crashed or timed out; the message has its log."""
+
+
+class ClusterIsolationError(ClusterError):
+    """A cluster was asked to run privately, and this machine cannot give it a private network."""
+
+
+class ExposedClusterWarning(UserWarning):
+    """A cluster runs with ``network="exposed"``: its ports are reachable from the network."""
+
+
+_NETWORKS = ("private", "exposed")
+_EXPOSED_RISK = ("TensorFlow's cluster servers listen on every network interface and accept anyone who "
+                 "connects, with no password: a machine that can reach a port can read and write your "
+                 "files through the task")
+
+
+def _namespace(network: Any, caller: str) -> netns.Namespace | None:
+    """The private namespace to start ``caller``'s processes in (None: start them here)."""
+    check_option(network, "network", _NETWORKS)
+    if network == "exposed":
+        warnings.warn(f"{caller} runs with network='exposed': {_EXPOSED_RISK}, for as long as it runs.",
+                      ExposedClusterWarning, stacklevel=3)
+        return None
+    if netns.is_private():
+        return None  # this process is in a private network already; children share it
+    if not netns.available():
+        raise ClusterIsolationError(
+            f"{caller} would start cluster processes, but this machine cannot give them a private "
+            f"network ({netns.unavailable_reason()}). {_EXPOSED_RISK}. Pass network='exposed' only "
+            "on a machine whose network you trust completely.")
+    return netns.Namespace().start()
 
 
 # --------------------------------------------------------------------------- ports/config
@@ -105,8 +152,9 @@ def _die_with_parent(parent_pid: int) -> None:
 class _ProcessGroup:
     """Child processes, each the leader of its own process group; killed as groups."""
 
-    def __init__(self, log_dir: Path):
+    def __init__(self, log_dir: Path, namespace: netns.Namespace | None = None):
         self.log_dir = log_dir
+        self.namespace = namespace
         self.procs: list[tuple[str, subprocess.Popen]] = []
         _LIVE.add(self)
 
@@ -114,6 +162,8 @@ class _ProcessGroup:
               cwd: str | None = None) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "wb")
         try:
+            if self.namespace is not None:
+                argv = self.namespace.wrap(argv)
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     env=dict(env) if env is not None else None, cwd=cwd,
                                     start_new_session=True)
@@ -148,6 +198,8 @@ class _ProcessGroup:
                 os.killpg(proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(5.0)
+        if self.namespace is not None:
+            self.namespace.stop()
         _LIVE.discard(self)
 
 
@@ -190,10 +242,17 @@ class LocalCluster:
 
     ``threads`` pins each server's intra-op thread pool (1 suits a 2-core machine: the
     tasks then compete for cores the way separate machines would not).
+
+    ``network="private"`` (the default) starts only where this process already runs in
+    a private network - inside :func:`run_script` - because the coordinator (this
+    process) listens on every interface as soon as it connects to the cluster; anywhere
+    else it raises :class:`ClusterIsolationError` saying so. ``network="exposed"``
+    starts anyway, with an :class:`ExposedClusterWarning`.
     """
 
     def __init__(self, n_workers: int = 2, n_ps: int = 1, *, threads: int = 1,
-                 start_timeout: float = 120.0, stop_timeout: float = 5.0):
+                 start_timeout: float = 120.0, stop_timeout: float = 5.0, network: str = "private"):
+        self.network = check_option(network, "network", _NETWORKS)
         self.n_workers = _check_count("n_workers", n_workers, 1)
         self.n_ps = _check_count("n_ps", n_ps, 0)
         self.threads = _check_count("threads", threads, 1)
@@ -208,14 +267,22 @@ class LocalCluster:
     def start(self) -> "LocalCluster":
         if self._group is not None:
             raise RuntimeError("this LocalCluster is already running; stop() it first.")
+        if self.network == "private" and not netns.is_private():
+            raise ClusterIsolationError(
+                "LocalCluster makes this process the cluster's coordinator, and TensorFlow then opens a "
+                "port on every network interface of this process too, so a private cluster needs this "
+                "process to run in a private network: put the code that uses the cluster in a script and "
+                "run it with distribute.run_script(script), which starts it in one where LocalCluster works "
+                f"as usual. {_EXPOSED_RISK}; pass network='exposed' only on a machine whose network you "
+                "trust completely.")
+        _namespace(self.network, "LocalCluster")  # private here already, or warned: start them here
         ports = free_ports(self.n_workers + self.n_ps)
         self.spec = {"worker": [f"{_LOCALHOST}:{p}" for p in ports[:self.n_workers]]}
         if self.n_ps:
             self.spec["ps"] = [f"{_LOCALHOST}:{p}" for p in ports[self.n_workers:]]
         self._tmp = tempfile.TemporaryDirectory(prefix="labkit-cluster-")
         self._group = _ProcessGroup(Path(self._tmp.name))
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
-        env.pop("TF_CONFIG", None)
+        env = _child_env()
         try:
             tasks = [(job, i) for job in self.spec for i in range(len(self.spec[job]))]
             for job, i in tasks:
@@ -311,36 +378,20 @@ class WorkerRun:
         return all(rc == 0 for rc in self.returncodes)
 
 
-def run_workers(script: str | os.PathLike, n_workers: int, *, args: Sequence[str] = (),
-                timeout: float = 300.0, threads: int = 1, cwd: str | os.PathLike | None = None,
-                check: bool = True) -> WorkerRun:
-    """Run ``python script *args`` as ``n_workers`` processes of one cluster, and wait.
+def _run_group(name: str, argv: list[str], envs: list[dict[str, str]], *, timeout: float,
+               cwd: str | os.PathLike | None, network: str, caller: str) -> tuple[list[int], list[str], float]:
+    """Start ``len(envs)`` copies of ``argv`` (one per env), wait; kill all at the end.
 
-    Each process gets ``TF_CONFIG`` naming the cluster (free ports on 127.0.0.1) and
-    its own task (``worker``, index 0..n-1), exactly as on ``n`` machines - the script
-    builds ``tf.distribute.MultiWorkerMirroredStrategy()`` and reads nothing else.
-    ``LABKIT_THREADS`` is set to ``threads`` in each. After ``timeout`` seconds, or
-    when one worker fails (the others would wait for it forever), every process is
-    killed; with ``check=True`` a failure raises :class:`ClusterError` with the log.
+    Stops early when one process fails (the others may wait for it forever).
+    Returns exit codes, logs and the wall time.
     """
-    script = Path(script)
-    if not script.is_file():
-        raise ValueError(f"script {str(script)!r} does not exist; write it first (e.g. with %%writefile).")
-    _check_count("n_workers", n_workers, 1)
-    _check_count("threads", threads, 1)
-    if timeout <= 0:
-        raise ValueError(f"timeout must be positive seconds, got {timeout!r}.")
-    spec = {"worker": [f"{_LOCALHOST}:{p}" for p in free_ports(n_workers)]}
+    namespace = _namespace(network, caller)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="labkit-workers-") as tmp:
-        group = _ProcessGroup(Path(tmp))
+        group = _ProcessGroup(Path(tmp), namespace)
         try:
-            for i in range(n_workers):
-                env = {**os.environ, "TF_CONFIG": tf_config(spec, "worker", i),
-                       "LABKIT_THREADS": str(threads), "LABKIT_PARENT_PID": str(os.getpid()),
-                       "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
-                group.spawn(f"worker{i}", [sys.executable, str(script.resolve()), *map(str, args)],
-                            env=env, cwd=str(cwd) if cwd is not None else None)
+            for i, env in enumerate(envs):
+                group.spawn(f"{name}{i}", argv, env=env, cwd=str(cwd) if cwd is not None else None)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 codes = [p.poll() for _, p in group.procs]
@@ -349,15 +400,75 @@ def run_workers(script: str | os.PathLike, n_workers: int, *, args: Sequence[str
                 time.sleep(0.1)
         finally:
             group.kill_all(timeout=2.0)
-        codes = [p.returncode for _, p in group.procs]
-        logs = [group.log(f"worker{i}", tail=20_000) for i in range(n_workers)]
-    seconds = time.perf_counter() - start
-    run = WorkerRun([int(c) for c in codes], logs, seconds, spec)
+        codes = [int(p.returncode) for _, p in group.procs]
+        logs = [group.log(f"{name}{i}", tail=20_000) for i in range(len(envs))]
+    return codes, logs, time.perf_counter() - start
+
+
+def _check_script(script: str | os.PathLike, timeout: Any) -> Path:
+    script = Path(script)
+    if not script.is_file():
+        raise ValueError(f"script {str(script)!r} does not exist; write it first (e.g. with %%writefile).")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be positive seconds, got {timeout!r}.")
+    return script.resolve()
+
+
+def _child_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"), **extra}
+    if "TF_CONFIG" not in extra:
+        env.pop("TF_CONFIG", None)
+    return env
+
+
+def run_workers(script: str | os.PathLike, n_workers: int, *, args: Sequence[str] = (),
+                timeout: float = 300.0, threads: int = 1, cwd: str | os.PathLike | None = None,
+                check: bool = True, network: str = "private") -> WorkerRun:
+    """Run ``python script *args`` as ``n_workers`` processes of one cluster, and wait.
+
+    Each process gets ``TF_CONFIG`` naming the cluster (free ports on 127.0.0.1) and
+    its own task (``worker``, index 0..n-1), exactly as on ``n`` machines - the script
+    builds ``tf.distribute.MultiWorkerMirroredStrategy()`` and reads nothing else.
+    ``LABKIT_THREADS`` is set to ``threads`` in each. With ``network="private"`` all of
+    them share one private network that nothing else can reach (see the module
+    docstring). After ``timeout`` seconds, or when one worker fails (the others would
+    wait for it forever), every process is killed; with ``check=True`` a failure
+    raises :class:`ClusterError` with the log.
+    """
+    script = _check_script(script, timeout)
+    _check_count("n_workers", n_workers, 1)
+    _check_count("threads", threads, 1)
+    spec = {"worker": [f"{_LOCALHOST}:{p}" for p in free_ports(n_workers)]}
+    envs = [_child_env(TF_CONFIG=tf_config(spec, "worker", i), LABKIT_THREADS=str(threads))
+            for i in range(n_workers)]
+    codes, logs, seconds = _run_group("worker", [sys.executable, str(script), *map(str, args)], envs,
+                                      timeout=timeout, cwd=cwd, network=network, caller="run_workers")
+    run = WorkerRun(codes, logs, seconds, spec)
     if check and not run.ok:
-        timed_out = seconds >= timeout
         bad = next((i for i, c in enumerate(codes) if c != 0), 0)
-        raise ClusterError(f"{'timed out after ' + format(timeout, '.0f') + ' s; ' if timed_out else ''}"
+        raise ClusterError(f"{'timed out after ' + format(timeout, '.0f') + ' s; ' if seconds >= timeout else ''}"
                            f"worker exit codes {codes}. Log of worker {bad}:\n{logs[bad][-3000:]}")
+    return run
+
+
+def run_script(script: str | os.PathLike, *, args: Sequence[str] = (), timeout: float = 300.0,
+               cwd: str | os.PathLike | None = None, check: bool = True,
+               network: str = "private") -> WorkerRun:
+    """Run ``python script *args`` once, in a private network of its own, and wait.
+
+    For programs that start clusters themselves: inside the script
+    ``with LocalCluster(...)`` works as usual - its servers and the coordinator (the
+    script) reach each other over 127.0.0.1, and nothing outside reaches them. The
+    script's ``TF_CONFIG`` is removed. Returns a :class:`WorkerRun` with one entry
+    (``cluster`` empty); ``check``/``timeout`` as in :func:`run_workers`.
+    """
+    script = _check_script(script, timeout)
+    codes, logs, seconds = _run_group("script", [sys.executable, str(script), *map(str, args)], [_child_env()],
+                                      timeout=timeout, cwd=cwd, network=network, caller="run_script")
+    run = WorkerRun(codes, logs, seconds, {})
+    if check and not run.ok:
+        raise ClusterError(f"{'timed out after ' + format(timeout, '.0f') + ' s; ' if seconds >= timeout else ''}"
+                           f"{script.name} exited with code {codes[0]}. Its log:\n{logs[0][-3000:]}")
     return run
 
 

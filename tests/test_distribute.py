@@ -119,46 +119,69 @@ def test_train_sync_validates_arguments():
 
 
 # ------------------------------------------------------------------ a real cluster
-def test_two_workers_one_ps_trains_and_leaves_nothing_running():
-    import tensorflow as tf
+_PS_SCRIPT = """
+import json, math, sys
+import numpy as np
+import labkit
+import tensorflow as tf
+from labkit import data, distribute
+from labkit.models import mnist_mlp
 
-    x, y = _data(512)
-    with dist.LocalCluster(n_workers=2, n_ps=1) as cluster:
-        pids = cluster.pids()
-        assert len(pids) == 3 and cluster.running
-        assert sorted(_server_children()) == sorted(pids)
-        # strategy selection by environment: a TF_CONFIG naming a ps job -> parameter servers
-        env = {"TF_CONFIG": json.dumps({"cluster": cluster.spec, "task": {"type": "chief", "index": 0}})}
-        strategy = dist.strategy_from_env(env)
-        assert isinstance(strategy, tf.distribute.ParameterServerStrategy)
-        log = dist.train_async(strategy, _mlp, x, y, steps=40, batch=32, lr=0.1, seed=0)
-        assert log.replicas == 2
-        assert len(log.losses) == 40 and all(math.isfinite(v) for v in log.losses)
-        assert all(s >= 0 for s in log.staleness)
-        # it learned: the loss of the last steps is well below the first (chance: ln 10 = 2.30)
-        assert np.mean(log.losses[-10:]) < 0.8 * log.losses[0], log.losses
-        # the variables live on the parameter server
-        assert "/job:ps" in log.model.trainable_variables[0].value.device
-    assert not cluster.running and dist.live_children() == []
-    deadline = time.monotonic() + 10
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(p) for p in pids), "a cluster process survived the with-block"
+ds = data.load("fashion_mnist").subset(512, 10, seed=0)
+x = ds.x_train.astype("float32")[..., None] / 255.0
+with distribute.LocalCluster(n_workers=2, n_ps=1) as cluster:
+    pids = cluster.pids()
+    env = {"TF_CONFIG": json.dumps({"cluster": cluster.spec, "task": {"type": "chief", "index": 0}})}
+    strategy = distribute.strategy_from_env(env)   # a ps job in TF_CONFIG -> parameter servers
+    assert isinstance(strategy, tf.distribute.ParameterServerStrategy), type(strategy)
+    log = distribute.train_async(strategy, lambda: mnist_mlp(32), x, ds.y_train, steps=40, batch=32,
+                                 lr=0.1, seed=0)
+    device = log.model.trainable_variables[0].value.device
+json.dump(dict(pids=pids, losses=log.losses, staleness=log.staleness, replicas=log.replicas,
+               device=device, left=distribute.live_children()), open(sys.argv[1], "w"))
+"""
+
+
+def test_two_workers_one_ps_trains_privately_and_leaves_nothing_running(tmp_path):
+    script = tmp_path / "ps.py"
+    script.write_text(_PS_SCRIPT)
+    out = tmp_path / "out.json"
+    run = dist.run_script(script, args=[str(out)], timeout=240)
+    assert run.ok and dist.live_children() == []
+    got = json.loads(out.read_text())
+    assert len(got["pids"]) == 3 and got["replicas"] == 2 and got["left"] == []
+    assert len(got["losses"]) == 40 and all(math.isfinite(v) for v in got["losses"])
+    assert all(s >= 0 for s in got["staleness"])
+    # it learned: the loss of the last steps is well below the first (chance: ln 10 = 2.30)
+    assert np.mean(got["losses"][-10:]) < 0.8 * got["losses"][0], got["losses"]
+    assert "/job:ps" in got["device"], "the variables must live on the parameter server"
+    assert not any(_alive(p) for p in got["pids"]), "a cluster process survived the with-block"
     assert _server_children() == []
 
 
-def test_cluster_is_stopped_when_the_body_raises():
-    with pytest.raises(RuntimeError, match="boom"):
-        with dist.LocalCluster(n_workers=1, n_ps=0, start_timeout=120) as cluster:
-            pids = cluster.pids()
-            raise RuntimeError("boom")
-    time.sleep(0.2)
-    assert not any(_alive(p) for p in pids)
+def test_cluster_is_stopped_when_the_body_raises(tmp_path):
+    script = tmp_path / "raise.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        from labkit.distribute import LocalCluster
+        try:
+            with LocalCluster(n_workers=1, n_ps=0, start_timeout=120) as cluster:
+                open(sys.argv[1], "w").write(" ".join(map(str, cluster.pids())))
+                raise RuntimeError("boom")
+        except RuntimeError as err:
+            assert str(err) == "boom" and not cluster.running
+    """))
+    out = tmp_path / "pids"
+    assert dist.run_script(script, args=[str(out)], timeout=120).ok
+    pids = [int(p) for p in out.read_text().split()]
+    assert len(pids) == 1 and not any(_alive(p) for p in pids)
     assert dist.live_children() == []
 
 
 def test_cluster_dies_with_its_parent(tmp_path):
     """Kill -9 the process that started the cluster: its servers must go too."""
+    from labkit import netns
+
     script = tmp_path / "parent.py"
     script.write_text(textwrap.dedent("""
         import sys, time
@@ -167,22 +190,132 @@ def test_cluster_dies_with_its_parent(tmp_path):
         print(" ".join(map(str, c.pids())), flush=True)
         time.sleep(600)
     """))
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)
+    with netns.Namespace() as ns:
+        parent = subprocess.Popen(ns.wrap([sys.executable, str(script)]), stdout=subprocess.PIPE, text=True,
+                                  start_new_session=True)
+        try:
+            line = parent.stdout.readline()
+            pids = [int(p) for p in line.split()]
+            assert len(pids) == 2, line
+            assert all(_alive(p) for p in pids)
+            os.kill(parent.pid, signal.SIGKILL)
+            parent.wait(10)
+            deadline = time.monotonic() + 15
+            while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not any(_alive(p) for p in pids), "servers outlived a killed parent"
+        finally:
+            with pytest.raises(ProcessLookupError):
+                os.killpg(parent.pid, signal.SIGKILL)  # the group is gone already
+
+
+# ------------------------------------------------------------------ network isolation
+def _machine_addresses() -> list[tuple[int, str]]:
+    """(family, address) of every non-loopback IP address of this machine."""
+    import ipaddress
+    import socket
+
+    import psutil
+
+    found = []
+    for addrs in psutil.net_if_addrs().values():
+        for a in addrs:
+            if a.family in (socket.AF_INET, socket.AF_INET6):
+                ip = ipaddress.ip_address(a.address.split("%")[0])
+                if not ip.is_loopback:
+                    found.append((a.family, a.address))
+    return found
+
+
+def _reachable(family: int, address: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(2.0)
+        return s.connect_ex((address, port)) == 0
+
+
+_LISTEN_SCRIPT = """
+import json, socket, sys, time
+from labkit.distribute import LocalCluster
+with LocalCluster(n_workers=1, n_ps=0) as cluster:
+    port = int(cluster.spec["worker"][0].rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5):   # reachable from inside
+        pass
+    print(json.dumps({"port": port, "interfaces": [n for _, n in socket.if_nameindex()]}), flush=True)
+    open(sys.argv[1], "w").write(str(port))
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_cluster_ports_are_unreachable_from_outside_its_private_network(tmp_path):
+    """The smallest cluster: its server listens on all interfaces *of its namespace*, and no
+    address of this machine - non-loopback or loopback - reaches it from outside."""
+    import socket
+    import threading
+
+    from labkit import netns
+
+    if not netns.available():
+        pytest.skip(f"no private network on this machine: {netns.unavailable_reason()}")
+    addresses = _machine_addresses() + [(socket.AF_INET, "127.0.0.1")]
+    # The probe can see an exposed port: a socket bound to all interfaces here is reachable.
+    with socket.socket() as control:
+        control.bind(("0.0.0.0", 0))
+        control.listen()
+        for family, address in addresses:
+            if family == socket.AF_INET:
+                assert _reachable(family, address, control.getsockname()[1]), address
+    script = tmp_path / "listen.py"
+    script.write_text(_LISTEN_SCRIPT)
+    port_file = tmp_path / "port"
+    result = {}
+    runner = threading.Thread(target=lambda: result.update(run=dist.run_script(
+        script, args=[str(port_file), "8"], timeout=120)))
+    runner.start()
     try:
-        line = parent.stdout.readline()
-        pids = [int(p) for p in line.split()]
-        assert len(pids) == 2, line
-        assert all(_alive(p) for p in pids)
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait(10)
-        deadline = time.monotonic() + 15
-        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 90
+        while not port_file.exists() and runner.is_alive() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not any(_alive(p) for p in pids), "servers outlived a killed parent"
+        assert port_file.exists(), "the cluster did not start"
+        port = int(port_file.read_text())
+        reached = [address for family, address in addresses if _reachable(family, address, port)]
+        assert reached == [], f"the cluster's port {port} is reachable at {reached}"
     finally:
-        with pytest.raises(ProcessLookupError):
-            os.killpg(parent.pid, signal.SIGKILL)  # the group is gone already
+        runner.join(150)
+    run = result["run"]
+    assert run.ok, run.logs[0]
+    info = json.loads(run.logs[0].strip().splitlines()[-1])
+    assert info == {"port": port, "interfaces": ["lo"]}
+
+
+def test_local_cluster_refuses_to_make_this_process_an_exposed_coordinator():
+    from labkit import netns
+
+    if netns.is_private():
+        pytest.skip("this test process already runs in a private network")
+    with pytest.raises(dist.ClusterIsolationError, match="run_script"):
+        dist.LocalCluster(n_workers=1, n_ps=0).start()
+    assert dist.live_children() == []
+
+
+def test_without_a_private_network_clusters_need_explicit_consent(tmp_path, monkeypatch):
+    from labkit import netns
+
+    script = tmp_path / "ok.py"
+    script.write_text("print('ran')\n")
+    monkeypatch.setattr(netns, "is_private", lambda: False)
+    monkeypatch.setattr(netns, "available", lambda: False)
+    monkeypatch.setattr(netns, "unavailable_reason", lambda: "user namespaces are disabled")
+    for call in (lambda: dist.run_script(script), lambda: dist.run_workers(script, 2)):
+        with pytest.raises(dist.ClusterIsolationError, match="user namespaces are disabled.*network='exposed'"):
+            call()
+    assert dist.live_children() == []
+    with pytest.warns(dist.ExposedClusterWarning, match="every network interface"):
+        run = dist.run_script(script, network="exposed", timeout=60)
+    assert run.ok and "ran" in run.logs[0]
+    with pytest.raises(ValueError, match="network must be one of"):
+        dist.run_script(script, network="public")
 
 
 _MWMS_SCRIPT = """
