@@ -1,4 +1,4 @@
-"""labkit.distribute: real local clusters start, train and leave no process behind."""
+"""labkit.cluster and labkit.distribute: real local clusters start privately, train and leave no process behind."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from labkit import distribute as dist
+from labkit import cluster as dist
+from labkit import distribute
 
 
 def _alive(pid: int) -> bool:
@@ -36,7 +37,7 @@ def _server_children() -> list[int]:
     found = []
     for child in psutil.Process().children(recursive=True):
         try:
-            if "labkit.distribute" in " ".join(child.cmdline()):
+            if "labkit.cluster" in " ".join(child.cmdline()):
                 found.append(child.pid)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
@@ -67,9 +68,10 @@ def test_free_ports_are_distinct_and_bindable():
             s.bind(("127.0.0.1", p))
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
-def test_free_ports_rejects_bad_counts(bad):
-    with pytest.raises(ValueError, match="positive integer"):
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError),
+                                        ("2", TypeError)])
+def test_free_ports_rejects_bad_counts(bad, error):
+    with pytest.raises(error, match="n must be an integer"):
         dist.free_ports(bad)
 
 
@@ -84,15 +86,17 @@ def test_tf_config_round_trips_and_validates():
 
 
 @pytest.mark.parametrize("raw", ["{not json", '{"task": {}}', '{"cluster": {}}'])
-def test_strategy_from_env_rejects_malformed_tf_config(raw):
+def test_strategy_from_env_rejects_malformed_tf_config(raw, monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", raw)
     with pytest.raises(ValueError, match="TF_CONFIG"):
-        dist.strategy_from_env({"TF_CONFIG": raw})
+        distribute.strategy_from_env()
 
 
-def test_strategy_from_env_without_cluster_is_local():
+def test_strategy_from_env_without_cluster_is_local(monkeypatch):
     import tensorflow as tf
 
-    strategy = dist.strategy_from_env({})
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    strategy = distribute.strategy_from_env()
     n_cpu = len(tf.config.list_logical_devices("CPU"))
     expected = tf.distribute.MirroredStrategy if n_cpu > 1 else type(tf.distribute.get_strategy())
     assert isinstance(strategy, expected)
@@ -111,34 +115,36 @@ def test_train_sync_validates_arguments():
     x, y = _data(64)
     strategy = tf.distribute.get_strategy()
     with pytest.raises(ValueError, match="steps"):
-        dist.train_sync(strategy, _mlp, x, y, steps=0, global_batch=32, lr=0.1)
-    with pytest.raises(ValueError, match="length"):
-        dist.train_sync(strategy, _mlp, x, y[:10], steps=1, global_batch=32, lr=0.1)
+        distribute.train_sync(strategy, _mlp, x, y, steps=0, global_batch=32, lr=0.1)
+    with pytest.raises(ValueError, match="different numbers of examples"):
+        distribute.train_sync(strategy, _mlp, x, y[:10], steps=1, global_batch=32, lr=0.1)
     with pytest.raises(ValueError, match="ParameterServerStrategy"):
-        dist.train_async(strategy, _mlp, x, y, steps=1, batch=32, lr=0.1)
+        distribute.train_async(strategy, _mlp, x, y, steps=1, batch=32, lr=0.1)
 
 
 # ------------------------------------------------------------------ a real cluster
 _PS_SCRIPT = """
-import json, math, sys
+import json, math, os, sys
 import numpy as np
 import labkit
 import tensorflow as tf
-from labkit import data, distribute
+from labkit import cluster, data, distribute
 from labkit.models import mnist_mlp
 
 ds = data.load("fashion_mnist").subset(512, 10, seed=0)
 x = ds.x_train.astype("float32")[..., None] / 255.0
-with distribute.LocalCluster(n_workers=2, n_ps=1) as cluster:
-    pids = cluster.pids()
-    env = {"TF_CONFIG": json.dumps({"cluster": cluster.spec, "task": {"type": "chief", "index": 0}})}
-    strategy = distribute.strategy_from_env(env)   # a ps job in TF_CONFIG -> parameter servers
+with cluster.LocalCluster(n_workers=2, n_ps=1) as local:
+    pids = local.pids()
+    chief = [f"127.0.0.1:{cluster.free_ports(1)[0]}"]   # the coordinator's own address
+    os.environ["TF_CONFIG"] = json.dumps({"cluster": {**local.spec, "chief": chief},
+                                          "task": {"type": "chief", "index": 0}})
+    strategy = distribute.strategy_from_env()   # a ps job in TF_CONFIG -> parameter servers
     assert isinstance(strategy, tf.distribute.ParameterServerStrategy), type(strategy)
     log = distribute.train_async(strategy, lambda: mnist_mlp(32), x, ds.y_train, steps=40, batch=32,
                                  lr=0.1, seed=0)
     device = log.model.trainable_variables[0].value.device
 json.dump(dict(pids=pids, losses=log.losses, staleness=log.staleness, replicas=log.replicas,
-               device=device, left=distribute.live_children()), open(sys.argv[1], "w"))
+               device=device, left=cluster.live_children()), open(sys.argv[1], "w"))
 """
 
 
@@ -163,7 +169,7 @@ def test_cluster_is_stopped_when_the_body_raises(tmp_path):
     script = tmp_path / "raise.py"
     script.write_text(textwrap.dedent("""
         import sys
-        from labkit.distribute import LocalCluster
+        from labkit.cluster import LocalCluster
         try:
             with LocalCluster(n_workers=1, n_ps=0, start_timeout=120) as cluster:
                 open(sys.argv[1], "w").write(" ".join(map(str, cluster.pids())))
@@ -185,7 +191,7 @@ def test_cluster_dies_with_its_parent(tmp_path):
     script = tmp_path / "parent.py"
     script.write_text(textwrap.dedent("""
         import sys, time
-        from labkit.distribute import LocalCluster
+        from labkit.cluster import LocalCluster
         c = LocalCluster(n_workers=1, n_ps=1).start()
         print(" ".join(map(str, c.pids())), flush=True)
         time.sleep(600)
@@ -237,7 +243,7 @@ def _reachable(family: int, address: str, port: int) -> bool:
 
 _LISTEN_SCRIPT = """
 import json, socket, sys, time
-from labkit.distribute import LocalCluster
+from labkit.cluster import LocalCluster
 with LocalCluster(n_workers=1, n_ps=0) as cluster:
     port = int(cluster.spec["worker"][0].rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=5):   # reachable from inside
@@ -348,7 +354,7 @@ def test_multi_worker_sync_training_equals_single_process_large_batch(tmp_path):
     got = json.loads(out.read_text())
     assert got["replicas"] == 2
     x, y = _data(512)
-    ref = dist.train_sync(tf.distribute.get_strategy(), _mlp, x, y, steps=8, global_batch=64, lr=0.1)
+    ref = distribute.train_sync(tf.distribute.get_strategy(), _mlp, x, y, steps=8, global_batch=64, lr=0.1)
     np.testing.assert_allclose(got["losses"], ref.losses, rtol=2e-3, atol=2e-4)
 
 
