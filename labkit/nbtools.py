@@ -12,6 +12,13 @@ outputs and execution counts removed (except cells marked ``# NBVAL_CHECK_OUTPUT
 whose stored output nbval compares), cell metadata reduced to ``tags``, notebook
 metadata reduced to the kernel spec and language, existing cell ids kept and missing
 ones added. ``check`` reports what ``clean`` would change and exits 1 if anything.
+
+``clean``, ``check`` and ``refresh`` work on the notebooks in place (each write is
+atomic); a notebook that cannot be read is reported and skipped, and the command exits
+1 at the end. ``from-percent`` and ``to-percent`` follow :mod:`labkit.outputs`: DEST is
+never its SOURCE and an existing DEST is replaced only with ``--force`` (to regenerate
+a notebook and keep its cell ids: ``from-percent --force draft.py notebooks/NN_x.ipynb``);
+a refusal exits 2.
 """
 from __future__ import annotations
 
@@ -24,6 +31,9 @@ from pathlib import Path
 
 import nbformat
 
+from labkit import outputs
+from labkit.validation import check_int, check_option
+
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 KERNELSPEC = {"display_name": "Python 3 (workbook)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python"}
@@ -35,6 +45,11 @@ def keeps_output(cell) -> bool:
 
 
 def clean(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
+    """A normalised copy of ``nb`` (see the module docstring); ``stem`` seeds new cell ids."""
+    if not isinstance(nb, dict):
+        raise TypeError(f"nb must be a notebook (a dict as nbformat.read returns), got {type(nb).__name__}.")
+    if not isinstance(stem, str):
+        raise TypeError(f"stem must be the notebook's file name without suffix, as a str, got {stem!r}.")
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     nb.nbformat, nb.nbformat_minor = 4, 5
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": dict(LANGUAGE_INFO)}
@@ -72,34 +87,75 @@ def _dump(nb) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="clean or check notebook files")
+    """The command line; returns the exit code (0 ok, 1 dirty or a notebook failed, 2 refused)."""
+    parser = argparse.ArgumentParser(prog="labkit.nbtools", description="clean or check notebook files")
     parser.add_argument("command", choices=["clean", "check", "refresh", "from-percent", "to-percent"])
     parser.add_argument("notebooks", nargs="+", type=Path,
                         help="notebooks; for from-percent/to-percent: SOURCE DEST")
+    parser.add_argument("--force", action="store_true",
+                        help="from-percent/to-percent: overwrite an existing DEST")
     args = parser.parse_args(argv)
     if args.command in ("from-percent", "to-percent"):
         if len(args.notebooks) != 2:
             parser.error(f"{args.command} takes SOURCE DEST")
-        (from_percent if args.command == "from-percent" else to_percent)(*args.notebooks)
+        source, dest = args.notebooks
+        try:
+            outputs.check_dest(dest, [source], force=args.force)
+        except outputs.RefusedError as err:
+            return outputs.error(parser.prog, err)
+        try:
+            (from_percent if args.command == "from-percent" else to_percent)(source, dest)
+        except outputs.BadInputError as err:
+            outputs.report(parser.prog, f"{err} {dest} not written.")
+            return 1
+        except (OSError, ValueError) as err:
+            outputs.report(parser.prog, f"{source}: {err}; {dest} not written.")
+            return 1
         return 0
+    failed = 0
     if args.command == "refresh":
         for path in args.notebooks:
-            refresh(path)
-            print(f"refreshed: {path}")
-        return 0
+            try:
+                refresh(path)
+            except Exception as err:  # noqa: BLE001 - a failed run is reported, the others go on
+                reason = (str(err).strip().splitlines() or [""])[-1][:200]
+                outputs.report(parser.prog, f"{path}: not refreshed ({type(err).__name__}: {reason})")
+                failed += 1
+            else:
+                print(f"refreshed: {path}")
+        return 1 if failed else 0
     dirty = []
     for path in args.notebooks:
-        before = path.read_text(encoding="utf-8")
-        after = _dump(clean(nbformat.reads(before, as_version=4), path.stem))
+        try:
+            before = path.read_text(encoding="utf-8")
+        except (OSError, ValueError) as err:
+            outputs.report(parser.prog, f"{path}: cannot read it ({err}); skipped.")
+            failed += 1
+            continue
+        try:
+            after = _dump(clean(outputs.read_notebook(path), path.stem))
+        except outputs.BadInputError as err:
+            outputs.report(parser.prog, f"{err} Skipped.")
+            failed += 1
+            continue
+        except (ValueError, KeyError, TypeError, AttributeError, nbformat.ValidationError) as err:
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+            outputs.report(parser.prog, f"{path}: cannot clean it ({reason}); skipped.")
+            failed += 1
+            continue
         if before != after:
-            dirty.append(path)
             if args.command == "clean":
-                path.write_text(after, encoding="utf-8")
+                try:
+                    outputs.write_text(path, after)
+                except OSError as err:
+                    outputs.report(parser.prog, f"{path}: could not write it ({err}); left as it was.")
+                    failed += 1
+                    continue
+            dirty.append(path)
     verb = "cleaned" if args.command == "clean" else "not clean"
     for path in dirty:
         print(f"{verb}: {path}")
-    return 1 if (dirty and args.command == "check") else 0
-
+    return 1 if failed or (dirty and args.command == "check") else 0
 
 
 def refresh(path: Path, profile: str = "quick", timeout: int = 1800) -> None:
@@ -109,10 +165,13 @@ def refresh(path: Path, profile: str = "quick", timeout: int = 1800) -> None:
     """
     from nbclient import NotebookClient
 
-    path = Path(path)
+    from labkit.profiles import PROFILES
     from labkit.runbook import kernel_env
 
-    nb = nbformat.read(path, as_version=4)
+    path = outputs.check_path(path, "path")
+    check_option(profile, "profile", PROFILES)
+    check_int(timeout, "timeout", min_val=1)
+    nb = outputs.read_notebook(path)
     with kernel_env({"LABKIT_PROFILE": profile}):
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent.resolve())}}).execute()
@@ -120,7 +179,7 @@ def refresh(path: Path, profile: str = "quick", timeout: int = 1800) -> None:
         if keeps_output(cell):
             cell.outputs = [o for o in cell.outputs
                             if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-    path.write_text(_dump(clean(nb, path.stem)), encoding="utf-8")
+    outputs.write_text(path, _dump(clean(nb, path.stem)))
 
 
 # --------------------------------------------------------------------------- authoring
@@ -132,13 +191,19 @@ def from_percent(py_path: Path, ipynb_path: Path) -> None:
 
     Markdown cells are written as ``#``-comment lines. Ids of an existing notebook at
     ``ipynb_path`` are kept cell by cell (same position and type), so ids stay stable
-    when a notebook is regenerated after an edit. Tags: ``# %% tags=["a","b"]``.
+    when a notebook is regenerated after an edit (an unreadable one keeps none). Tags:
+    ``# %% tags=["a","b"]``. This function overwrites ``ipynb_path``; the command line
+    asks for ``--force`` first.
     """
-    text = Path(py_path).read_text(encoding="utf-8")
+    py_path, ipynb_path = outputs.check_path(py_path, "py_path"), outputs.check_path(ipynb_path, "ipynb_path")
+    text = py_path.read_text(encoding="utf-8")
     old_ids: list[tuple[str, str]] = []
-    if Path(ipynb_path).exists():
-        old = nbformat.read(ipynb_path, as_version=4)
-        old_ids = [(c.cell_type, c.get("id", "")) for c in old.cells]
+    if ipynb_path.exists():
+        try:
+            old = outputs.read_notebook(ipynb_path)
+            old_ids = [(c.get("cell_type", ""), c.get("id", "")) for c in old.cells]
+        except (outputs.BadInputError, AttributeError):
+            old_ids = []
     cells, kind, tags, buf = [], None, None, []
 
     def flush():
@@ -169,13 +234,17 @@ def from_percent(py_path: Path, ipynb_path: Path) -> None:
         if i < len(old_ids) and old_ids[i][0] == cell.cell_type and ID_RE.match(old_ids[i][1] or ""):
             cell.id = old_ids[i][1]
     nb = nbformat.v4.new_notebook(cells=cells)
-    nb = clean(nb, Path(ipynb_path).stem)
-    Path(ipynb_path).write_text(_dump(nb), encoding="utf-8")
+    nb = clean(nb, ipynb_path.stem)
+    outputs.write_text(ipynb_path, _dump(nb))
 
 
 def to_percent(ipynb_path: Path, py_path: Path) -> None:
-    """Write a notebook as a py:percent script (the inverse of :func:`from_percent`)."""
-    nb = nbformat.read(ipynb_path, as_version=4)
+    """Write a notebook as a py:percent script (the inverse of :func:`from_percent`).
+
+    This function overwrites ``py_path``; the command line asks for ``--force`` first.
+    """
+    ipynb_path, py_path = outputs.check_path(ipynb_path, "ipynb_path"), outputs.check_path(py_path, "py_path")
+    nb = outputs.read_notebook(ipynb_path)
     parts = []
     for c in nb.cells:
         tags = c.get("metadata", {}).get("tags")
@@ -185,7 +254,7 @@ def to_percent(ipynb_path: Path, py_path: Path) -> None:
             parts.append(f"# %% [markdown]{suffix}\n{body}")
         else:
             parts.append(f"# %%{suffix}\n{c.source}")
-    Path(py_path).write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    outputs.write_text(py_path, "\n\n".join(parts) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,108 @@
+"""nbtools on the command line: conversions never overwrite, clean/check go past a bad notebook."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from labkit import nbtools
+
+
+def _write_nb(path, *sources, outputs=False):
+    cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    if outputs:
+        for c in cells:
+            c.outputs = [nbformat.v4.new_output("stream", text="noise\n")]
+            c.execution_count = 7
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    return path.read_bytes()
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_to_percent_refuses_an_existing_file_unless_forced(tmp_path):
+    """Failure 5: to-percent NB existing.py overwrote the file."""
+    nb = tmp_path / "01_a.ipynb"
+    _write_nb(nb, "print('from the notebook')")
+    py = tmp_path / "draft.py"
+    py.write_text("# my unsaved draft\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "labkit.nbtools", "to-percent", str(nb), str(py)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert "draft.py" in run.stderr and "--force" in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert py.read_text(encoding="utf-8") == "# my unsaved draft\n"
+    assert _files(tmp_path) == ["01_a.ipynb", "draft.py"]
+    assert nbtools.main(["to-percent", str(nb), str(py), "--force"]) == 0
+    assert py.read_text(encoding="utf-8") == "# %%\nprint('from the notebook')\n"
+
+
+def test_from_percent_refuses_an_existing_notebook_unless_forced_and_then_keeps_ids(tmp_path):
+    src = tmp_path / "draft.py"
+    src.write_text("# %%\nprint(1)\n", encoding="utf-8")
+    dest = tmp_path / "01_a.ipynb"
+    assert nbtools.main(["from-percent", str(src), str(dest)]) == 0
+    before = dest.read_bytes()
+    ids = [c.id for c in nbformat.read(dest, as_version=4).cells]
+    src.write_text("# %%\nprint(2)\n", encoding="utf-8")
+    assert nbtools.main(["from-percent", str(src), str(dest)]) == 2
+    assert dest.read_bytes() == before
+    assert nbtools.main(["from-percent", str(src), str(dest), "--force"]) == 0
+    nb = nbformat.read(dest, as_version=4)
+    assert [c.source for c in nb.cells] == ["print(2)"] and [c.id for c in nb.cells] == ids
+
+
+def test_a_conversion_never_writes_over_its_source_even_forced(tmp_path, capsys):
+    nb = tmp_path / "01_a.ipynb"
+    before = _write_nb(nb, "print(1)")
+    assert nbtools.main(["to-percent", str(nb), str(nb), "--force"]) == 2
+    assert nb.read_bytes() == before
+    assert "01_a.ipynb" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["clean", "check"])
+def test_clean_and_check_report_a_bad_notebook_and_go_on(tmp_path, capsys, command):
+    """Failure 4: a notebook with invalid JSON stopped `nbtools clean` halfway."""
+    first, last = tmp_path / "01_a.ipynb", tmp_path / "03_c.ipynb"
+    dirty = _write_nb(first, "print(1)", outputs=True)
+    _write_nb(last, "print(3)", outputs=True)
+    bad = tmp_path / "02_bad.ipynb"
+    bad.write_text('{"cells": [', encoding="utf-8")
+    assert nbtools.main([command, str(first), str(bad), str(last)]) == 1
+    out, err = capsys.readouterr()
+    assert "02_bad.ipynb" in err and "Traceback" not in err
+    assert bad.read_text(encoding="utf-8") == '{"cells": ['
+    if command == "clean":
+        for path in (first, last):
+            assert nbformat.read(path, as_version=4).cells[0].outputs == []
+    else:
+        assert first.read_bytes() == dirty
+        assert "not clean: " + str(last) in out
+    assert _files(tmp_path) == ["01_a.ipynb", "02_bad.ipynb", "03_c.ipynb"]
+
+
+def test_clean_leaves_a_clean_notebook_byte_for_byte(tmp_path):
+    path = tmp_path / "01_a.ipynb"
+    _write_nb(path, "print(1)", outputs=True)
+    assert nbtools.main(["clean", str(path)]) == 0
+    once = path.read_bytes()
+    assert nbtools.main(["check", str(path)]) == 0
+    assert nbtools.main(["clean", str(path)]) == 0
+    assert path.read_bytes() == once
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda p: nbtools.clean(["cells"], "t"), TypeError, "nb"),
+    (lambda p: nbtools.clean(nbformat.v4.new_notebook(), 3), TypeError, "stem"),
+    (lambda p: nbtools.to_percent(3, p / "x.py"), TypeError, "ipynb_path"),
+    (lambda p: nbtools.from_percent(p / "x.py", None), TypeError, "ipynb_path"),
+    (lambda p: nbtools.refresh(p / "x.ipynb", profile="fast"), ValueError, "profile"),
+    (lambda p: nbtools.refresh(p / "x.ipynb", timeout=0), ValueError, "timeout"),
+])
+def test_api_validates_its_arguments(tmp_path, call, error, name):
+    with pytest.raises(error, match=rf"\b{name}\b"):
+        call(tmp_path)
