@@ -52,12 +52,13 @@ _LABS: dict[str, Lab] = {
     # cancer and iris tables, an MNIST subset); the NumPy work is cheap, so the profiles
     # differ mainly in the MNIST sizes and epochs.
     "forward": Lab(
-        defaults=dict(n_timing=2_048, n_loop=4, steps_bc=300, min_bc_accuracy=0.84),
+        defaults=dict(min_vectorised_speedup=50.0, n_timing=2_048, n_loop=4, steps_bc=300, min_bc_accuracy=0.84),
         quick=dict(n_timing=512, n_loop=2),
         full=dict(n_timing=10_000, n_loop=8, steps_bc=500),
     ),
     "activations": Lab(
-        defaults=dict(steps_iris=300, min_relu_accuracy=0.93, linear_margin=0.03, n_train_dead=10_000,
+        defaults=dict(min_relu_grad_advantage=100.0, min_relu_gain=0.2, min_sigmoid_mean=0.4, max_tanh_mean=0.05,
+                      steps_iris=300, min_relu_accuracy=0.93, linear_margin=0.03, n_train_dead=10_000,
                       epochs_dead=2, lr_small=0.05, lr_large=1.0, max_dead_small=0.02, min_dead_large=0.2,
                       max_sigmoid_grad_ratio=1e-3),
         quick=dict(n_train_dead=4_000),
@@ -65,7 +66,8 @@ _LABS: dict[str, Lab] = {
     ),
     # Measured: standard 0.975, full 0.980, quick 0.934.
     "backprop": Lab(
-        defaults=dict(n_train=60_000, n_test=10_000, hidden=128, epochs=10, batch_size=64, learning_rate=0.1,
+        defaults=dict(min_l1_zeros=10, max_l2_norm_ratio=0.5, min_regularised_accuracy=0.9,
+                      n_train=60_000, n_test=10_000, hidden=128, epochs=10, batch_size=64, learning_rate=0.1,
                       min_accuracy=0.97),
         quick=dict(n_train=10_000, n_test=2_000, hidden=64, epochs=5, min_accuracy=0.92),
         full=dict(hidden=256, epochs=30, min_accuracy=0.975),
@@ -85,7 +87,8 @@ _LABS: dict[str, Lab] = {
     ),
     # Notebook 15, Fashion-MNIST; bars measured in quick (load-independent numbers).
     "open_problems": Lab(
-        defaults=dict(n_train=20_000, n_test=10_000, seeds=4, epochs=10, batch_small=32, batch_large=512,
+        defaults=dict(min_filter_accuracy=0.5, max_centre_excess=0.05, filter_tolerance=0.01,
+                      n_train=20_000, n_test=10_000, seeds=4, epochs=10, batch_small=32, batch_large=512,
                       surface_steps=15, filter_sizes=(300, 3_000, 30_000), filter_samples=150_000,
                       ae_epochs=10, l1=1e-3, l2=1e-4, max_seed_loss_spread=0.15, min_weight_distance=0.5,
                       min_sparsity_gain=0.4),
@@ -155,7 +158,8 @@ _LABS: dict[str, Lab] = {
                   digits_test=4_861, digits_steps=300),
     ),
     "optimisation": Lab(
-        defaults=dict(fm_train=30_000, batch_size=64, steps=1_200, chunk=40, loss_target=0.45,
+        defaults=dict(min_crawl_loss_gap=0.1, max_he_scale_ratio=3.0,
+                      fm_train=30_000, batch_size=64, steps=1_200, chunk=40, loss_target=0.45,
                       sgd_lrs=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), momentum_lr=0.03, rmsprop_lr=1e-3,
                       adam_lr=1e-3, range_steps=300, schedule_lr=0.05, warmup_steps=100,
                       batch_sizes=(16, 64, 256, 1_024), batch_epochs=3, batch_lr=0.1, dead_lr=3.0,
