@@ -2,6 +2,13 @@
 the whitening layer against its definition, augmentation, and a resumable tiny recipe run."""
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import re
+import shutil
+import warnings
+
 import numpy as np
 import pytest
 
@@ -177,22 +184,215 @@ def test_train_recipe_learns_and_resumes(tmp_path, optimizer):
     assert 0 <= r.test_accuracy <= 1 and r.epoch_log[0]["test_accuracy"] is not None
     assert r.time_to_accuracy(0.0) == r.epoch_log[0]["seconds"] and r.time_to_accuracy(1.01) is None
 
-    class Crash(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
-                raise KeyboardInterrupt("simulated interruption")
-
-    backup = tmp_path / "backup"
+    # interrupted after 2 of 3 epochs, then called again: only epoch 3 trains, the result is the run's
+    root = tmp_path / "backups"
+    crash = _Crash(after=2)
     with pytest.raises(KeyboardInterrupt):
-        cifar.train_recipe(x, y, epochs=3, widths=(8, 16, 16), batch_size=64, precision="float32",
-                           log=None, backup_dir=backup, callbacks=[Crash()], optimizer=optimizer)
-    assert backup.exists()
-    resumed = cifar.train_recipe(x, y, epochs=3, widths=(8, 16, 16), batch_size=64, precision="float32",
-                                 log=None, backup_dir=backup, optimizer=optimizer)
-    # epochs 1 and 2 were completed before the crash; only epoch 3 runs again
-    assert [row["epoch"] for row in resumed.epoch_log] == [3]
-    assert int(resumed.model.optimizer.iterations.numpy()) == 3 * 4
-    assert not backup.exists()  # deleted after a finished run
+        _recipe(x, y, root, callbacks=[crash], optimizer=optimizer)
+    run = _run_dir(root)
+    first = _FirstState()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resumed = _recipe(x, y, root, optimizer=optimizer, callbacks=[first])
+    assert not [w for w in caught if "backup" in str(w.message) or "retain" in str(w.message)]
+    # epoch 3 starts from exactly the weights and optimiser state the interrupted run saved
+    assert len(first.state) == len(crash.state)
+    for a, b in zip(first.state, crash.state):
+        np.testing.assert_array_equal(a, b)
+    assert int(resumed.model.optimizer.iterations.numpy()) == 3 * 4  # epoch 3 only added its 4 steps
+    # the whole run, not the last session: 3 epochs, 3 x 256 samples, the seconds of both sessions
+    assert resumed.epochs == 3 and resumed.samples_seen == 3 * 256
+    assert resumed.resumed_epochs == 2
+    assert [row["epoch"] for row in resumed.epoch_log] == [1, 2, 3]
+    assert [row["loss"] for row in resumed.epoch_log[:2]] == pytest.approx(crash.losses)  # from session 1
+    secs = [row["seconds"] for row in resumed.epoch_log]
+    assert 0 < secs[0] < secs[1] < secs[2] == resumed.train_seconds
+    assert resumed.samples_per_second == pytest.approx(3 * 256 / resumed.train_seconds)
+    assert not run.exists()  # deleted after a finished run
+
+
+class _Crash(keras.callbacks.Callback):
+    """Interrupts training at the end of epoch ``after`` (counted from 1), after the backup of that
+    epoch was written; records the losses it saw."""
+
+    def __init__(self, after: int):
+        super().__init__()
+        self.after = after
+
+    def on_train_begin(self, logs=None):
+        self.losses = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.losses.append(float(logs["loss"]))
+        if epoch + 1 == self.after:
+            self.state = _state(self.model)
+            raise KeyboardInterrupt("simulated interruption")
+
+
+def _state(model):
+    return [v.numpy().copy() for v in list(model.weights) + list(model.optimizer.variables)]
+
+
+class _FirstState(keras.callbacks.Callback):
+    """The model's and optimiser's variables when the first epoch of this call begins."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not hasattr(self, "state"):
+            self.state = _state(self.model)
+
+
+def _recipe(x, y, root, **kw):
+    args = dict(epochs=3, widths=(8, 16, 16), batch_size=64, precision="float32", log=None, backup_dir=root)
+    return cifar.train_recipe(x, y, **{**args, **kw})
+
+
+def _crashed_run(x, y, root, after, **kw):
+    """Train until the end of epoch ``after``, interrupt, and return the backup folder left behind."""
+    before = set(root.rglob("latest.weights.h5")) if root.exists() else set()
+    with pytest.raises(KeyboardInterrupt):
+        _recipe(x, y, root, callbacks=[_Crash(after)], **kw)
+    (new,) = set(root.rglob("latest.weights.h5")) - before
+    return new.parent
+
+
+def _run_dir(root):
+    (weights,) = root.rglob("latest.weights.h5")
+    return weights.parent
+
+
+def _epochs(result):
+    return [row["epoch"] for row in result.epoch_log]
+
+
+def test_backup_is_keyed_by_the_data_and_the_settings(tmp_path):
+    x, y = _tiny_data(128)
+    root = tmp_path / "backups"
+    run_a = _crashed_run(x, y, root, after=1)
+    # other data, same settings: a fresh run of 3 epochs, not a continuation of run A
+    x2, y2 = _tiny_data(128, seed=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        other_data = _recipe(x2, y2, root)
+        # other widths: the old shared folder made Keras fail ("objects could not be loaded")
+        other_widths = _recipe(x, y, root, widths=(8, 16, 32))
+    assert not [w for w in caught if "backup" in str(w.message)]
+    for r in (other_data, other_widths):
+        assert _epochs(r) == [1, 2, 3] and r.resumed_epochs == 0
+        assert int(r.model.optimizer.iterations.numpy()) == 3 * 2
+        assert r.config["backup_path"] != str(run_a)
+    assert run_a.exists()  # run A's backup is untouched and still resumes
+    resumed = _recipe(x, y, root)
+    assert resumed.resumed_epochs == 1 and _epochs(resumed) == [1, 2, 3]
+    assert resumed.config["backup_path"] == str(run_a) and not run_a.exists()
+    # the key covers the data and every setting that shapes the run, and the record says which
+    run_b = _crashed_run(x, y, root, after=1, seed=1)
+    rec = _record(run_b)
+    assert set(rec["settings"]) >= set(cifar.RECIPE_DEFAULTS) | {"epochs", "seed", "precision", "batch_size"}
+    assert rec["settings"]["seed"] == 1 and rec["settings"]["widths"] == [8, 16, 16]
+    assert rec["fingerprint"] == cifar._recipe_fingerprint(x, y, rec["settings"])
+    assert run_b.name.endswith(rec["fingerprint"][:16])
+    assert cifar._recipe_fingerprint(x2, y, rec["settings"]) != rec["fingerprint"]
+    assert cifar._recipe_fingerprint(x, y2, rec["settings"]) != rec["fingerprint"]
+
+
+def _record(run):
+    return json.loads((run / "labkit_run.json").read_text())
+
+
+@pytest.mark.parametrize("damage", ["truncated", "fingerprint", "unloadable", "no record"])
+def test_damaged_or_foreign_backup_is_reported_set_aside_and_training_starts_fresh(tmp_path, damage):
+    x, y = _tiny_data(128)
+    root = tmp_path / "backups"
+    run = _crashed_run(x, y, root, after=1)
+    weights = run / "latest.weights.h5"
+    if damage == "truncated":  # e.g. the disk filled up while epoch 1 was written
+        data = weights.read_bytes()
+        weights.write_bytes(data[: len(data) // 2])
+        why = "truncated"
+    elif damage == "fingerprint":  # a backup of another run copied (or planted) under this run's name
+        rec = _record(run)
+        (run / "labkit_run.json").write_text(json.dumps(dict(rec, fingerprint="0" * 64)))
+        why = "other data or settings"
+    elif damage == "unloadable":  # a forged record over weights of other widths: Keras refuses them
+        other = _crashed_run(x, y, tmp_path / "other", after=1, widths=(8, 16, 32))
+        rec = _record(run)
+        shutil.copyfile(other / "latest.weights.h5", weights)
+        (run / "labkit_run.json").write_text(json.dumps(dict(rec, weights_sha256=_sha256(weights))))
+        why = "Keras could not load"
+    else:  # a backup from before labkit recorded its runs (Keras' files only)
+        (run / "labkit_run.json").unlink()
+        why = "no labkit record"
+    with pytest.warns(RuntimeWarning, match=re.escape(str(run))) as caught:
+        r = _recipe(x, y, root)
+    message = " ".join(str(w.message) for w in caught)
+    assert why in message and "from scratch" in message
+    assert _epochs(r) == [1, 2, 3] and r.resumed_epochs == 0  # a fresh start, all 3 epochs
+    assert int(r.model.optimizer.iterations.numpy()) == 3 * 2
+    aside = run.with_name(run.name + ".set-aside")
+    assert aside.is_dir() and (aside / "latest.weights.h5").exists() and not run.exists()
+    # the next run is not broken by it: interrupted and resumed normally, without a warning
+    _crashed_run(x, y, root, after=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = _recipe(x, y, root)
+    assert not [w for w in caught if "backup" in str(w.message)]
+    assert again.resumed_epochs == 2 and _epochs(again) == [1, 2, 3]
+
+
+def _sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_backup_folder_must_be_private(tmp_path, monkeypatch):
+    x, y = _tiny_data(128)
+    shared = tmp_path / "shared"
+    run = _crashed_run(x, y, shared, after=2)
+    # another local user can write into the folder: whatever is there could be planted
+    shared.chmod(0o777)
+    with pytest.warns(RuntimeWarning, match=re.escape(str(shared))) as caught:
+        r = _recipe(x, y, shared)
+    assert "other users can write to it" in str(caught[0].message)
+    assert _epochs(r) == [1, 2, 3] and r.resumed_epochs == 0 and r.config["backup_path"] is None
+    assert run.exists()  # nothing in a folder we do not trust is touched
+    # the folder belongs to another user
+    shared.chmod(0o700)
+    if os.geteuid() == 0:
+        os.chown(shared, 65534, 65534)
+    else:
+        uid = os.geteuid()
+        monkeypatch.setattr(os, "geteuid", lambda: uid + 1)
+    with pytest.warns(RuntimeWarning, match="belongs to user id") as caught:
+        r = _recipe(x, y, shared)
+    assert str(shared) in str(caught[0].message) and r.resumed_epochs == 0
+    monkeypatch.undo()
+    # inside a private folder, a run folder others can write to is set aside
+    private = tmp_path / "private"
+    run = _crashed_run(x, y, private, after=2)
+    run.chmod(0o777)
+    with pytest.warns(RuntimeWarning, match=re.escape(str(run))) as caught:
+        r = _recipe(x, y, private)
+    assert "other users can write to it" in str(caught[0].message)
+    assert r.resumed_epochs == 0 and run.with_name(run.name + ".set-aside").is_dir()
+    # backup_dir=True: the per-user cache folder, created private
+    monkeypatch.setenv("LABKIT_CACHE_DIR", str(tmp_path / "cache"))
+    assert cifar.recipe_backup_root() == tmp_path / "cache" / "backups"
+    run = _crashed_run(x, y, tmp_path / "cache", after=1, backup_dir=True)
+    assert run.parent == tmp_path / "cache" / "backups"
+    assert run.parent.stat().st_mode & 0o777 == 0o700
+    assert _recipe(x, y, None, backup_dir=True).resumed_epochs == 1
+
+
+def test_nothing_left_to_train_reports_the_stored_totals(tmp_path):
+    x, y = _tiny_data(128)
+    root = tmp_path / "backups"
+    run = _crashed_run(x, y, root, after=3)  # interrupted after the last epoch's backup
+    stored = _record(run)
+    r = _recipe(x, y, root)
+    assert r.epochs == 3 and r.samples_seen == 3 * 128
+    assert r.resumed_epochs == 3 and _epochs(r) == [1, 2, 3]
+    assert r.train_seconds == stored["train_seconds"] > 0  # the run's total, not the 0 s of this call
+    assert r.samples_per_second == pytest.approx(3 * 128 / stored["train_seconds"])
+    assert int(r.model.optimizer.iterations.numpy()) == 3 * 2 and not run.exists()
 
 
 def test_whitening_bias_trains_first_then_stays_frozen():
@@ -217,12 +417,37 @@ def test_train_recipe_validates_inputs():
         cifar.train_recipe(x, y, epochs=1, learning_rate=1.0)
     with pytest.raises(ValueError, match="epochs"):
         cifar.train_recipe(x, y, epochs=0)
+    with pytest.raises(TypeError, match="epochs"):
+        cifar.train_recipe(x, y, epochs=2.0)
     with pytest.raises(ValueError, match="labels"):
         cifar.train_recipe(x, y + 10, epochs=1)
-    with pytest.raises(ValueError, match="images must be"):
+    # fractional labels were truncated to classes 0 and 9
+    for bad in (0.5, 9.5):
+        with pytest.raises(ValueError, match="y_train must hold whole-number class labels"):
+            cifar.train_recipe(x, np.full(32, bad), epochs=1)
+    with pytest.raises(TypeError, match="y_train"):
+        cifar.train_recipe(x, np.array(["cat"] * 32), epochs=1)
+    with pytest.raises(ValueError, match=r"x_train must be \(N, 32, 32, 3\)"):
         cifar.train_recipe(x[:, :16], y, epochs=1)
-    with pytest.raises(ValueError, match="has 10 labels"):
+    with pytest.raises(ValueError, match="y_train has 10"):
         cifar.train_recipe(x, y[:10], epochs=1)
+    # float pixels in [0, 255] trained as if they were in [0, 1]
+    with pytest.raises(ValueError, match=r"x_train .*255.* pass uint8 pixels or scale"):
+        cifar.train_recipe(x.astype("float32"), y, epochs=1)
+    with pytest.raises(ValueError, match=r"x_train .*\[0, 1\]"):
+        cifar.train_recipe(x.astype("float32") / 255 - 0.5, y, epochs=1)  # already normalised
+    with pytest.raises(TypeError, match="x_train must be uint8"):
+        cifar.train_recipe(x.astype("int64"), y, epochs=1)
+    with pytest.raises(ValueError, match="x_test"):
+        cifar.train_recipe(x, y, x.astype("float32"), y, epochs=1)
+    with pytest.raises(ValueError, match="y_test"):
+        cifar.train_recipe(x, y, x, None, epochs=1)
+    with pytest.raises(ValueError, match="batch_size"):
+        cifar.train_recipe(x, y, epochs=1, batch_size=0)
+    with pytest.raises(TypeError, match="backup_dir"):
+        cifar.train_recipe(x, y, epochs=1, backup_dir=3)
+    with pytest.raises(TypeError, match="log"):
+        cifar.train_recipe(x, y, epochs=1, log="print")
 
 
 def test_predict_tta_averages_the_mirror():

@@ -28,19 +28,27 @@ weight-normalised kernels), the rest with Nesterov SGD, batch 2000, linear decay
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
+import shutil
+import stat
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import keras
 import numpy as np
+
+from labkit.validation import check_array, check_int, check_labels, check_option, check_same_length
 
 __all__ = ["cifar_dense", "cifar_small_cnn", "cifar_large_cnn", "cifar_tiny_cnn",
            "recipe_net", "train_recipe", "RecipeResult", "predict_tta", "whitening_kernel",
            "recipe_precision", "cpu_supports_bf16", "newton_schulz", "CIFAR_MEAN", "CIFAR_STD", "RECIPE_DEFAULTS",
-           "MUON_PRESET"]
+           "MUON_PRESET", "recipe_backup_root"]
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
@@ -574,10 +582,313 @@ def predict_tta(model, x: np.ndarray, *, tta: int | bool = 1, batch_size: int = 
     return np.asarray(logits, dtype="float32")
 
 
+# --------------------------------------------------------------------------- recipe backups
+_BACKUP_FORMAT = 1
+_RECORD = "labkit_run.json"  # labkit's record, next to Keras BackupAndRestore's two files:
+_WEIGHTS = "latest.weights.h5"
+_METADATA = "training_metadata.json"
+
+
+def recipe_backup_root() -> Path:
+    """The per-user folder of :func:`train_recipe`'s backups (``backup_dir=True``): ``backups`` in
+    labkit's cache, i.e. ``~/.cache/labkit/backups`` unless ``LABKIT_CACHE_DIR`` moves the cache.
+    Created private (mode 0o700) on first use."""
+    from labkit.data import cache_dir
+
+    return cache_dir() / "backups"
+
+
+def _unsafe_folder(path: Path) -> str | None:
+    """Why the existing folder ``path`` must not be trusted with backups, or None: it is not a
+    folder, it (or the link to it) belongs to another user, or other users can write to it, so
+    they could have planted weights there. POSIX permissions only (None elsewhere)."""
+    try:
+        st, lst = os.stat(path), os.lstat(path)
+    except OSError as err:
+        return f"it cannot be read ({err.strerror})"
+    if not stat.S_ISDIR(st.st_mode):
+        return "it is not a folder"
+    if not hasattr(os, "geteuid"):
+        return None
+    uid = os.geteuid()
+    for s in (lst, st):
+        if s.st_uid != uid:
+            return f"it belongs to user id {s.st_uid}, not to you (user id {uid})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"other users can write to it (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
+
+
+def _backup_root(backup_dir: str | os.PathLike | bool) -> Path | None:
+    """The folder that holds the run folders: created private if missing; None (with a warning that
+    names it and why) when it cannot be created or is not safe to use."""
+    root = recipe_backup_root() if backup_dir is True else Path(backup_dir).expanduser()
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        reason = _unsafe_folder(root)
+    except OSError as err:
+        reason = f"it cannot be created ({err.strerror or err})"
+    if reason is None:
+        return root
+    warnings.warn(f"labkit: not using the backup folder {root}: {reason}. Training without a backup; pass "
+                  f"backup_dir= a folder of your own, or True for {recipe_backup_root()}.", RuntimeWarning,
+                  stacklevel=3)
+    return None
+
+
+def _json_default(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else str(value)
+
+
+def _recipe_fingerprint(x: np.ndarray, y: np.ndarray, settings: dict) -> str:
+    """SHA-256 (hex) of the training data - every byte of ``x`` and ``y`` with their dtypes and
+    shapes (50,000 CIFAR images hash in about 0.1 s) - and of ``settings`` (JSON, keys sorted)."""
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=_json_default).encode())
+    for a in (x, y):
+        a = np.ascontiguousarray(a)
+        h.update(f"|{a.dtype.str}{a.shape}|".encode())
+        h.update(a.reshape(-1).view(np.uint8))
+    return h.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _set_aside(path: Path, reason: str) -> None:
+    """Move a backup that must not be used to ``<path>.set-aside`` (replacing an older one; deleted
+    when it cannot be moved) and warn, naming it and why."""
+    aside = path.with_name(path.name + ".set-aside")
+    try:
+        if aside.is_symlink() or aside.is_file():
+            aside.unlink()
+        elif aside.exists():
+            shutil.rmtree(aside)
+        os.replace(path, aside)
+        done = f"Moved it to {aside}"
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+        done = "Deleted it"
+    warnings.warn(f"labkit: not resuming from the backup {path}: {reason}. {done}; training starts from "
+                  "scratch.", RuntimeWarning, stacklevel=3)
+
+
+class _RecipeLog(keras.callbacks.Callback):
+    """:func:`train_recipe`'s per-epoch bookkeeping. At the start of an epoch: sets the alternating
+    flip (``flip_all``, read by the input pipeline, whose iterator starts after this) and freezes the
+    whitening bias from epoch ``whiten_bias_epochs`` on. At its end: appends a row to ``rows`` - the
+    epoch (from 1), the cumulative training seconds of the whole run (evaluation excluded), loss,
+    train accuracy and, every ``eval_every`` epochs, ``test_accuracy()`` - and reports it with ``say``.
+
+    ``rows`` and ``prior_seconds`` (training seconds of earlier sessions) are reset in
+    ``on_train_begin``; a :class:`_RecipeBackup` listed after this callback refills them
+    (:meth:`restore`) when it resumes a run."""
+
+    def __init__(self, epochs: int, *, flip_all=None, whiten_bias_epochs: int = 3,
+                 test_accuracy: Callable[[], float] | None = None, eval_every: int = 0,
+                 say: Callable[[str], None] | None = None):
+        super().__init__()
+        self.epochs = int(epochs)
+        self.flip_all = flip_all
+        self.whiten_bias_epochs = int(whiten_bias_epochs)
+        self.test_accuracy = test_accuracy
+        self.eval_every = int(eval_every)
+        self.say = say or (lambda s: None)
+        self.rows: list[dict] = []
+        self.prior_seconds = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.rows, self.prior_seconds = [], 0.0
+        self.start, self.eval_seconds = None, 0.0
+
+    def restore(self, rows: list[dict], seconds: float) -> None:
+        self.rows, self.prior_seconds = [dict(r) for r in rows], float(seconds)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.start is None:  # after on_train_begin, so restoring a backup is not counted
+            self.start = time.perf_counter()
+        if self.flip_all is not None:
+            self.flip_all.assign(epoch % 2 == 1)
+        whiten_bias = self.model.get_layer("whiten_bias")
+        if epoch >= self.whiten_bias_epochs and float(whiten_bias.gate.numpy()) > 0:
+            whiten_bias.freeze()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = self.prior_seconds + time.perf_counter() - self.start - self.eval_seconds
+        row = {"epoch": epoch + 1, "seconds": seconds, "loss": float(logs["loss"]),
+               "train_accuracy": float(logs["accuracy"]), "test_accuracy": None}
+        if self.test_accuracy and self.eval_every and (epoch + 1) % self.eval_every == 0 and epoch + 1 < self.epochs:
+            t = time.perf_counter()
+            row["test_accuracy"] = self.test_accuracy()
+            self.eval_seconds += time.perf_counter() - t
+        self.rows.append(row)
+        acc = "" if row["test_accuracy"] is None else f" - test acc {row['test_accuracy']:.4f}"
+        self.say(f"epoch {epoch + 1}/{self.epochs} - loss {row['loss']:.4f} - train acc {row['train_accuracy']:.4f}"
+                 f"{acc} - {row['seconds']:.0f} s")
+
+
+class _RecipeBackup(keras.callbacks.BackupAndRestore):
+    """Keras' ``BackupAndRestore`` (the weights, the optimiser's state and the epoch, saved after
+    every epoch to ``backup_dir`` and deleted when the run finishes) with what labkit adds:
+
+    * a record, ``labkit_run.json``, written after Keras' files at the end of every epoch: the run's
+      ``fingerprint`` (:func:`_recipe_fingerprint` of the data and ``settings``) and settings, the
+      SHA-256 of the weights file, and the running totals of the run - epochs, samples seen,
+      training seconds and the epoch log (the rows of ``log``, a :class:`_RecipeLog`);
+    * checks before anything is loaded: the folder is the user's and not writable by others, the
+      record is readable, its fingerprint is this run's, the weights file is the one it recorded
+      (not truncated or replaced) and agrees with Keras' epoch; then Keras loads it (the model's
+      and optimiser's variables are put back if it refuses);
+    * a fallback: a backup that fails any of these is reported (a ``RuntimeWarning`` naming the
+      folder and why), moved aside to ``<backup_dir>.set-aside`` so it cannot break a later run,
+      and training starts from scratch.
+
+    ``resumed_epochs``: how many epochs came from the backup (0: a fresh start)."""
+
+    def __init__(self, backup_dir: str | os.PathLike, fingerprint: str, settings: dict, log: _RecipeLog,
+                 samples_per_epoch: int):
+        super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=True)
+        self.path = Path(backup_dir)
+        self.fingerprint = fingerprint
+        self.settings = dict(settings)
+        self.log = log
+        self.samples_per_epoch = int(samples_per_epoch)
+        self.resumed_epochs = 0
+
+    def on_train_begin(self, logs=None):
+        self.resumed_epochs = 0
+        if not (self.path.exists() or self.path.is_symlink()):
+            return
+        reason = _unsafe_folder(self.path)
+        record = None
+        if reason is None:
+            record, reason = self._read_record()
+            if record is None and reason is None:
+                return  # an empty folder: nothing to resume
+        if reason is None:
+            reason = self._load()
+        if reason is not None:
+            _set_aside(self.path, reason)
+            return
+        self.resumed_epochs = int(record["epochs"])
+        self.log.restore(record["epoch_log"], record["train_seconds"])
+        self.log.say(f"resuming from {self.path} after epoch {self.resumed_epochs} of {self.settings['epochs']}"
+                     f" ({record['train_seconds']:.0f} s of training so far)")
+
+    def _read_record(self) -> tuple[dict | None, str | None]:
+        """(record, None) when the backup passes the checks, (None, why) when it fails one,
+        (None, None) when the folder holds no backup."""
+        files = {name: self.path / name for name in (_RECORD, _WEIGHTS, _METADATA)}
+        present = {name for name, p in files.items() if p.exists()}
+        if not present:
+            return None, None
+        if _RECORD not in present:
+            return None, (f"it has no labkit record ({_RECORD}), so nothing says which data and settings it was "
+                          "made for")
+        try:
+            record = json.loads(files[_RECORD].read_text())
+        except (OSError, ValueError) as err:
+            return None, f"its record {_RECORD} is unreadable ({err})"
+        if not isinstance(record, dict) or record.get("format") != _BACKUP_FORMAT:
+            return None, f"its record is not in labkit's backup format {_BACKUP_FORMAT}"
+        if record.get("fingerprint") != self.fingerprint:
+            return None, (f"it was made for other data or settings (fingerprint {str(record.get('fingerprint'))[:12]}..., "
+                          f"this run's {self.fingerprint[:12]}...)")
+        missing = sorted(set(files) - present)
+        if missing:
+            return None, f"it is incomplete (no {', '.join(missing)})"
+        try:
+            intact = _file_sha256(files[_WEIGHTS]) == record.get("weights_sha256")
+            keras_epoch = json.loads(files[_METADATA].read_text())["epoch"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            return None, f"it cannot be read ({type(err).__name__}: {err})"
+        if not intact:
+            return None, (f"its weights file {_WEIGHTS} is not the one its record describes (truncated, or "
+                          "changed after it was written)")
+        epochs, rows, seconds = record.get("epochs"), record.get("epoch_log"), record.get("train_seconds")
+        if not (isinstance(epochs, int) and 1 <= epochs <= self.settings["epochs"] and keras_epoch == epochs
+                and isinstance(rows, list) and len(rows) == epochs
+                and record.get("samples_seen") == epochs * self.samples_per_epoch
+                and isinstance(seconds, (int, float)) and seconds > 0):
+            return None, (f"its record (epoch {epochs!r}) does not agree with Keras' checkpoint (epoch "
+                          f"{keras_epoch!r}): an interrupted save")
+        return record, None
+
+    def _load(self) -> str | None:
+        """Let Keras load the backup; None on success, else why (the variables are put back)."""
+        model = self.model
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        state = list(model.variables) + (list(model.optimizer.variables) if model.optimizer is not None else [])
+        saved = [v.numpy() for v in state]
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                super().on_train_begin()
+            skipped = [str(w.message) for w in caught if "retain" in str(w.message)]
+            if skipped:  # Keras loaded only part of the file ("... will retain their freshly-initialized weights")
+                raise ValueError(skipped[0])
+        except Exception as err:  # noqa: BLE001 - whatever Keras raises, the backup is not used
+            for v, value in zip(state, saved):
+                v.assign(value)
+            model._initial_epoch = None  # set by Keras only once everything loaded; make sure
+            text = " ".join(str(err).split())
+            return f"Keras could not load its weights ({type(err).__name__}: {text[:240]})"
+        return None
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)  # Keras writes the weights and its epoch
+        rows = self.log.rows
+        record = {"format": _BACKUP_FORMAT, "fingerprint": self.fingerprint, "settings": self.settings,
+                  "epochs": epoch + 1, "samples_seen": (epoch + 1) * self.samples_per_epoch,
+                  "train_seconds": rows[-1]["seconds"] if rows else 0.0, "epoch_log": rows,
+                  "weights_sha256": _file_sha256(self.path / _WEIGHTS), "written": time.strftime("%Y-%m-%d %H:%M:%S")}
+        tmp = self.path / f".{_RECORD}.tmp"
+        tmp.write_text(json.dumps(record, indent=1, default=_json_default))
+        os.replace(tmp, self.path / _RECORD)  # never half-written
+
+
+# --------------------------------------------------------------------------- recipe inputs, result, training
+def _check_images(x: Any, name: str) -> np.ndarray:
+    """Images for the recipe: (N, 32, 32, 3), uint8 pixels 0..255 or floats in [0, 1]."""
+    arr = check_array(x, name, ndim=4, kind="numeric")
+    if arr.shape[1:] != _INPUT:
+        raise ValueError(f"{name} must be (N, 32, 32, 3) images, got an array of shape {arr.shape}.")
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype.kind != "f":
+        raise TypeError(f"{name} must be uint8 pixels (0 .. 255) or floats in [0, 1], got dtype {arr.dtype}; "
+                        f"convert pixels 0 .. 255 with {name}.astype(np.uint8).")
+    lo, hi = float(arr.min()), float(arr.max())
+    tol = 1e-5
+    if lo >= -tol and 1 + tol < hi <= 255 + tol:
+        raise ValueError(f"{name} holds floats up to {hi:g}, pixels in [0, 255], but the recipe expects floats "
+                         f"in [0, 1] (it normalises them with the CIFAR-10 mean and std itself); pass uint8 pixels "
+                         f"or scale them: {name} / 255.")
+    if lo < -tol or hi > 1 + tol:
+        raise ValueError(f"{name} holds values in [{lo:g}, {hi:g}]; the recipe expects uint8 pixels or floats in "
+                         "[0, 1], before any normalisation (it normalises them itself).")
+    return arr
+
+
+def _check_recipe_labels(y: Any, name: str) -> np.ndarray:
+    if getattr(y, "ndim", None) == 2 and y.shape[1] == 1:  # keras.datasets' (N, 1) labels
+        y = np.asarray(y).reshape(-1)
+    return check_labels(y, name, n_classes=10)
+
+
 @dataclass
 class RecipeResult:
-    """What :func:`train_recipe` returns. ``epoch_log``: one dict per epoch with the cumulative
-    training seconds (evaluation excluded), train loss and, when evaluated, test accuracy."""
+    """What :func:`train_recipe` returns, for the whole run - over every session of a resumed one.
+
+    ``train_seconds``: training time of all sessions (evaluation excluded); ``epochs`` and
+    ``samples_seen``: all epochs trained; ``epoch_log``: one dict per epoch with the cumulative
+    training seconds, train loss and, when evaluated, test accuracy; ``resumed_epochs``: how many of
+    the epochs came from a backup (0: trained in this call)."""
 
     model: Any
     test_accuracy: float | None
@@ -587,6 +898,7 @@ class RecipeResult:
     precision: str
     epoch_log: list[dict] = field(default_factory=list)
     config: dict = field(default_factory=dict)
+    resumed_epochs: int = 0
 
     @property
     def samples_per_second(self) -> float:
@@ -602,50 +914,92 @@ class RecipeResult:
 
 def train_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray | None = None,
                  y_test: np.ndarray | None = None, *, epochs: int = 8, precision: str = "auto",
-                 eval_every: int = 0, backup_dir: str | os.PathLike | None = None, seed: int = 0,
+                 eval_every: int = 0, backup_dir: str | os.PathLike | bool | None = None, seed: int = 0,
                  log: Callable[[str], None] | None = print, callbacks: list | None = None,
                  **overrides: Any) -> RecipeResult:
     """Train the recipe network on CIFAR-style data and (optionally) evaluate it with TTA.
 
-    x_train: (N, 32, 32, 3) uint8 or float in [0, 1]; y_train: (N,) integer labels.
-    ``epochs``: passes over the training set (the schedule spans them all). ``eval_every``:
-    evaluate on the test set every k epochs (0: only at the end); its time is excluded from
-    ``train_seconds``. ``backup_dir``: when given, Keras ``BackupAndRestore`` checkpoints there
-    every epoch, so an interrupted run called again with the same arguments resumes after its
-    last completed epoch. ``overrides``: any key of :data:`RECIPE_DEFAULTS`.
-    """
-    import keras
+    Args:
+        x_train: (N, 32, 32, 3) images, uint8 pixels 0..255 or floats in [0, 1] (the recipe
+            normalises them itself; floats in [0, 255] are refused).
+        y_train: (N,) (or (N, 1)) whole-number labels 0..9.
+        x_test, y_test: both or neither; evaluated with test-time augmentation at the end.
+        epochs: passes over the training set (the schedule spans them all).
+        eval_every: evaluate on the test set every k epochs (0: only at the end); its time is
+            excluded from ``train_seconds``.
+        backup_dir: back the run up after every epoch, so that a run interrupted and called again
+            with the same data and settings resumes after its last completed epoch. None (default):
+            no backup; True: the per-user folder :func:`recipe_backup_root`
+            (``~/.cache/labkit/backups``); or a folder of your own. It must be yours and not
+            writable by others (created with mode 0o700 if missing); otherwise a warning says so and
+            the run trains without a backup. Each run backs up into its own sub-folder
+            ``recipe-<fingerprint>``, keyed by a SHA-256 of the training data and of every setting
+            that shapes the run (epochs, seed, precision, batch size and every recipe setting), so
+            other data or settings never resume it. Keras' ``BackupAndRestore`` saves and restores
+            the state; labkit adds a record with the fingerprint, the weights' SHA-256 and the run's
+            totals, checks it before loading, and sets a backup that fails a check or that Keras
+            cannot load aside (a ``RuntimeWarning`` names it and why) and trains from scratch. The
+            folder is deleted when the run finishes. A resumed run restores the weights, the
+            optimiser and the schedule, not the data order, and restarts the Lookahead average.
+        seed: the seed of the weights, the data order and the augmentation.
+        log: called with one line per epoch (None: silent).
+        callbacks: more Keras callbacks, run after the recipe's own (after the backup).
+        **overrides: any key of :data:`RECIPE_DEFAULTS`.
 
+    Returns:
+        A :class:`RecipeResult` for the whole run (all sessions of a resumed one).
+
+    Raises:
+        TypeError: an argument of the wrong type (float epochs, int64 or string images...).
+        ValueError: a wrong value (unknown setting, labels outside 0..9 or fractional, images of
+            the wrong shape or range, different numbers of images and labels...).
+    """
     unknown = set(overrides) - set(RECIPE_DEFAULTS)
     if unknown:
         raise ValueError(f"unknown recipe setting(s) {sorted(unknown)}; known: {sorted(RECIPE_DEFAULTS)}.")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
-    optimizer = overrides.get("optimizer", RECIPE_DEFAULTS["optimizer"])
-    if optimizer not in ("sgd", "muon"):
-        raise ValueError(f"optimizer must be 'sgd' or 'muon', got {optimizer!r}.")
+    epochs = check_int(epochs, "epochs", min_val=1)
+    eval_every = check_int(eval_every, "eval_every", min_val=0)
+    seed = check_int(seed, "seed", min_val=0)
+    if log is not None and not callable(log):
+        raise TypeError(f"log must be a function of one string (such as print) or None, got {log!r}.")
+    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of Keras callbacks or None, got {type(callbacks).__name__}.")
+    if backup_dir is False:
+        backup_dir = None
+    if backup_dir is not None and backup_dir is not True and not isinstance(backup_dir, (str, os.PathLike)):
+        raise TypeError(f"backup_dir must be a folder (str or path), True (the per-user folder) or None, got "
+                        f"{backup_dir!r} of type {type(backup_dir).__name__}.")
+    optimizer = check_option(overrides.get("optimizer", RECIPE_DEFAULTS["optimizer"]), "optimizer", ("sgd", "muon"))
     muon = optimizer == "muon"
     cfg = {**RECIPE_DEFAULTS, **(MUON_PRESET if muon else {}), **overrides}
-    xtr = _to_float(x_train)
-    ytr = np.asarray(y_train).astype("int64").reshape(-1)
-    if len(ytr) != len(xtr):
-        raise ValueError(f"x_train has {len(xtr)} images but y_train has {len(ytr)} labels.")
+    widths = _check_widths(cfg["widths"], 3, "widths")
+    batch_size = check_int(cfg["batch_size"], "batch_size", min_val=1)
+    x_raw = _check_images(x_train, "x_train")
+    ytr = _check_recipe_labels(y_train, "y_train")
+    check_same_length(x_train=x_raw, y_train=ytr)
+    if (x_test is None) != (y_test is None):
+        raise ValueError("pass both x_test and y_test (to evaluate), or neither.")
+    evaluate = x_test is not None
+    if evaluate:
+        x_test = _check_images(x_test, "x_test")
+        y_test = _check_recipe_labels(y_test, "y_test")
+        check_same_length(x_test=x_test, y_test=y_test)
     num_classes = 10
-    if ytr.min() < 0 or ytr.max() >= num_classes:
-        raise ValueError(f"labels must be integers in [0, {num_classes}), got range [{ytr.min()}, {ytr.max()}].")
-    bs = int(min(cfg["batch_size"], len(xtr)))
-    steps_per_epoch = len(xtr) // bs  # drop the last partial batch (batch norm dislikes tiny batches)
     policy = recipe_precision(precision)
+    xtr = _to_float(x_raw)
+    bs = min(batch_size, len(xtr))
+    steps_per_epoch = len(xtr) // bs  # drop the last partial batch (batch norm dislikes tiny batches)
     say = log or (lambda s: None)
+    # every setting that shapes the run: the key of its backup
+    settings = {**cfg, "widths": list(widths), "batch_size": bs, "epochs": epochs, "seed": seed,
+                "precision": policy, "num_classes": num_classes, "format": _BACKUP_FORMAT}
 
     keras.utils.set_random_seed(seed)
     norm = (xtr[: min(len(xtr), 5000)] - np.array(CIFAR_MEAN, "float32")) / np.array(CIFAR_STD, "float32")
-    widths = _check_widths(cfg["widths"], 3, "widths")
     model = recipe_net(widths, whiten=whitening_kernel(norm), num_classes=num_classes,
                        activation=cfg["activation"], precision=policy, bias_scale=1.0 if muon else 64.0,
                        logit_scale=1 / widths[-1] if muon else 1 / 9, head_std=1.0 if muon else None)
-    whiten_bias = model.get_layer("whiten_bias")
-    total_steps = steps_per_epoch * int(epochs)
+    total_steps = steps_per_epoch * epochs
     if muon:
         opt, extra = _recipe_muon(model, cfg, bs, total_steps, steps_per_epoch * int(cfg["whiten_bias_epochs"]))
     else:
@@ -655,51 +1009,35 @@ def train_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray | 
     ds, flip_all = _input_pipeline(xtr, ytr, num_classes, bs, cfg, seed)
     cfg = dict(cfg, **extra)
 
-    log_rows: list[dict] = []
-    eval_seconds = [0.0]
-    start = [0.0]
-    evaluate = x_test is not None and y_test is not None
-
     def test_acc() -> float:
         logits = predict_tta(model, x_test, tta=cfg["tta"])
-        return float(np.mean(np.argmax(logits, 1) == np.asarray(y_test).reshape(-1)))
+        return float(np.mean(np.argmax(logits, 1) == y_test))
 
-    class _Log(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            start[0] = time.perf_counter()
-
-        def on_epoch_begin(self, epoch, logs=None):
-            if flip_all is not None:  # read by the input pipeline, whose iterator starts after this
-                flip_all.assign(epoch % 2 == 1)
-            if epoch >= cfg["whiten_bias_epochs"] and float(whiten_bias.gate.numpy()) > 0:
-                whiten_bias.freeze()
-
-        def on_epoch_end(self, epoch, logs=None):
-            row = {"epoch": epoch + 1, "seconds": time.perf_counter() - start[0] - eval_seconds[0],
-                   "loss": float(logs["loss"]), "train_accuracy": float(logs["accuracy"]), "test_accuracy": None}
-            if evaluate and eval_every and ((epoch + 1) % eval_every == 0) and epoch + 1 < epochs:
-                t = time.perf_counter()
-                row["test_accuracy"] = test_acc()
-                eval_seconds[0] += time.perf_counter() - t
-            log_rows.append(row)
-            acc = "" if row["test_accuracy"] is None else f" - test acc {row['test_accuracy']:.4f}"
-            say(f"epoch {epoch + 1}/{epochs} - loss {row['loss']:.4f} - train acc {row['train_accuracy']:.4f}"
-                f"{acc} - {row['seconds']:.0f} s")
-
+    progress = _RecipeLog(epochs, flip_all=flip_all, whiten_bias_epochs=int(cfg["whiten_bias_epochs"]),
+                          test_accuracy=test_acc if evaluate else None, eval_every=eval_every, say=say)
     # the Lookahead sets the averaged weights at the end of an epoch: before evaluation and backup
     cbs = [_lookahead_callback(int(0.3 * total_steps), total_steps)] if cfg["lookahead"] else []
-    cbs.append(_Log())
-    if backup_dir is not None:  # before the caller's callbacks, so a finished epoch is saved first
-        cbs.append(keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=True))
+    cbs.append(progress)
+    backup = fingerprint = None
+    if backup_dir is not None:
+        root = _backup_root(backup_dir)
+        if root is not None:  # after the log (it saves its rows), before the caller's callbacks
+            fingerprint = _recipe_fingerprint(x_raw, ytr, settings)
+            backup = _RecipeBackup(root / f"recipe-{fingerprint[:16]}", fingerprint, settings, progress,
+                                   steps_per_epoch * bs)
+            cbs.append(backup)
     cbs += list(callbacks or [])
-    model.fit(ds, epochs=int(epochs), verbose=0, callbacks=cbs, shuffle=False)
+    model.fit(ds, epochs=epochs, verbose=0, callbacks=cbs, shuffle=False)
+    log_rows = progress.rows
     train_seconds = log_rows[-1]["seconds"] if log_rows else 0.0
     acc = test_acc() if evaluate else None
     if log_rows and evaluate:
         log_rows[-1]["test_accuracy"] = acc
     done = len(log_rows)
     return RecipeResult(model, acc, train_seconds, done, done * steps_per_epoch * bs, policy, log_rows,
-                        dict(cfg, epochs=int(epochs), batch_size=bs, steps_per_epoch=steps_per_epoch))
+                        dict(cfg, epochs=epochs, batch_size=bs, steps_per_epoch=steps_per_epoch,
+                             fingerprint=fingerprint, backup_path=None if backup is None else str(backup.path)),
+                        resumed_epochs=backup.resumed_epochs if backup is not None else 0)
 
 
 def _recipe_sgd(model, cfg: dict, bs: int, total_steps: int):
