@@ -77,7 +77,8 @@ _LABS: dict[str, Lab] = {
     # Measured (2 cores): quick sandal F1@0.5 0.65, multi-label min F1 0.90, best-remedy PR-AUC
     # gain 0.45; standard 0.83, 0.91, 0.45. Full was not measured: it keeps standard's bars.
     "skewed": Lab(
-        defaults=dict(n_train_img=40_000, epochs_img=10, batch_img=128, n_tab=60_000, epochs_tab=8,
+        defaults=dict(min_baseline_accuracy=0.99, min_useless_mean_pr=0.5, max_useless_f1=0.05,
+                      n_train_img=40_000, epochs_img=10, batch_img=128, n_tab=60_000, epochs_tab=8,
                       batch_tab=512, n_train_ml=30_000, n_test_ml=10_000, epochs_ml=5, prevalence_img=9e-3,
                       prevalence_tab=5e-3, recall_target=0.9, recall_tolerance=0.1, oversample_ratio=0.5,
                       undersample_ratio=0.2, min_img_f1=0.7, min_remedy_gain=0.2, min_ml_f1=0.85),
@@ -158,7 +159,8 @@ _LABS: dict[str, Lab] = {
                   digits_test=4_861, digits_steps=300),
     ),
     "optimisation": Lab(
-        defaults=dict(min_crawl_loss_gap=0.1, max_he_scale_ratio=3.0,
+        defaults=dict(range_test_slack=3.0, max_zero_init_spread=1e-6, min_distinct_spread=0.1,
+                      min_clip_loss_drop=5.0, max_healthy_dead_ratio=0.5, min_explode_factor=100.0, min_crawl_loss_gap=0.1, max_he_scale_ratio=3.0,
                       fm_train=30_000, batch_size=64, steps=1_200, chunk=40, loss_target=0.45,
                       sgd_lrs=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), momentum_lr=0.03, rmsprop_lr=1e-3,
                       adam_lr=1e-3, range_steps=300, schedule_lr=0.05, warmup_steps=100,
@@ -202,7 +204,8 @@ _LABS: dict[str, Lab] = {
     ),
     # Notebook 05, Fashion-MNIST MLPs; standard/full bars not measured (= quick's floors).
     "diagnosis": Lab(
-        defaults=dict(n_pool=20_000, n_val=5_000, n_test=10_000, n_sweep=5_000, hidden=256, epochs=30,
+        defaults=dict(min_logreg_margin=0.3, min_reg_train_error_rise=0.1, max_reg_gap_ratio=0.5,
+                      min_bias_dominance=3.0, max_bias_data_gain_ratio=0.5, n_pool=20_000, n_val=5_000, n_test=10_000, n_sweep=5_000, hidden=256, epochs=30,
                       batch_size=64, lambdas=(0.0, 1e-4, 1e-3, 0.01, 0.1),
                       curve_sizes=(250, 500, 1_000, 2_000, 5_000, 10_000, 20_000), lr_max_iter=200,
                       tolerance=0.02, n_errors=100, min_underfit_train_error=0.2, min_overfit_gap=0.08,
