@@ -8,7 +8,7 @@ in order, in
    ``tf.io.decode_jpeg``);
 2. the local cache ``$LABKIT_CACHE_DIR`` (default ``~/.cache/labkit``);
 3. the canonical download (unless ``LABKIT_OFFLINE=1``), written to the cache
-   atomically and only after its SHA-256 matches.
+   atomically and only after its SHA-256 matches (:func:`labkit.download.download`).
 
 Every file is checked against :mod:`labkit.registry` before use; a corrupt or
 truncated one is reported with its path and never used. No pickle is ever loaded.
@@ -28,32 +28,24 @@ import gzip
 import hashlib
 import json
 import os
-import shutil
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from labkit.download import ChecksumError, DownloadError, download, is_offline, sha256_file
 from labkit.registry import DATASETS, WEIGHTS
 from labkit.validation import check_int, check_option
 
 __all__ = ["Dataset", "load", "weights_path", "data_dir", "cache_dir",
            "DataNotFoundError", "ChecksumError"]
 
-_CHUNK = 1 << 20
-
 
 class DataNotFoundError(FileNotFoundError):
     """No verified copy of a dataset could be found or downloaded."""
-
-
-class ChecksumError(ValueError):
-    """A file's SHA-256 (or size) is not the registered one."""
 
 
 @dataclass(frozen=True)
@@ -122,19 +114,7 @@ def cache_dir() -> Path:
     return Path(raw).expanduser() if raw else Path.home() / ".cache" / "labkit"
 
 
-def _offline() -> bool:
-    return os.environ.get("LABKIT_OFFLINE", "").strip().lower() in {"1", "true", "yes"}
-
-
 # --------------------------------------------------------------------------- checksums
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _verify_file(path: Path, sha256: str, size: int) -> None:
     actual_size = path.stat().st_size
     if actual_size != size:
@@ -170,29 +150,26 @@ def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- download
-def _download(urls: tuple[str, ...], file: str, dest: Path, verify) -> list[str]:
-    """Try each URL; write ``dest`` atomically only when ``verify(tmp)`` passes.
+def _download(urls: tuple[str, ...], file: str, dest: Path, **check) -> list[str]:
+    """Try each mirror in turn until :func:`labkit.download.download` puts a verified ``dest`` in place.
 
-    Returns the list of failure reasons (empty when ``dest`` was written).
+    ``check``: its ``sha256``, ``size``, ``max_bytes`` and ``verify``. Returns the list
+    of failure reasons (empty when ``dest`` was written).
     """
     reasons: list[str] = []
-    dest.parent.mkdir(parents=True, exist_ok=True)
     for template in urls:
         url = template.format(file=file)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{file}.", suffix=".part", dir=dest.parent)
-        tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as resp:
-                shutil.copyfileobj(resp, out, _CHUNK)
-            verify(tmp)
-            os.replace(tmp, dest)
+            download(url, dest, timeout=30, offline=False, **check)
             return []
-        except (urllib.error.URLError, OSError, ChecksumError, ValueError) as err:
-            reasons.append(f"download {url}: {err}")
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        except (DownloadError, ChecksumError) as err:   # verify()'s errors name the temporary file only
+            reasons.append(str(err) if url in str(err) else f"download {url}: {err}")
     return reasons
+
+
+def _gz_cap(size: int) -> int:
+    """The most bytes a gzip file of ``size`` content bytes can take: zlib's ``compressBound``, plus 1 KiB of header."""
+    return size + (size >> 12) + (size >> 14) + (size >> 25) + 13 + 1024
 
 
 # --------------------------------------------------------------------------- idx datasets
@@ -219,10 +196,11 @@ def _load_idx(name: str, spec: dict) -> Dataset:
                 warnings.warn(f"ignoring a corrupt copy: {err}", stacklevel=3)
                 places.append(f"{path} ({label}): {err}")
         else:
-            if _offline():
+            if is_offline():
                 places.append("download skipped: LABKIT_OFFLINE is set")
                 continue
-            reasons = _download(spec["urls"], file, cached, lambda p: _read_gz_verified(p, sha, size))
+            reasons = _download(spec["urls"], file, cached, max_bytes=_gz_cap(size),
+                                verify=lambda p: _read_gz_verified(p, sha, size))
             if reasons:
                 places.extend(reasons)
                 continue
@@ -445,10 +423,10 @@ def _load_cifar10(name: str, spec: dict) -> Dataset:
             places.append(f"{cached} (cache): {err}")
     else:
         places.append(f"{cached} (cache): not there")
-    if _offline():
+    if is_offline():
         places.append("download skipped: LABKIT_OFFLINE is set")
         raise _not_found(name, places)
-    reasons = _download(spec["urls"], dfile, cached, lambda p: _verify_file(p, dsha, dsize))
+    reasons = _download(spec["urls"], dfile, cached, sha256=dsha, size=dsize)
     if reasons:
         raise _not_found(name, places + reasons)
     return Dataset(name, *_cifar_from_binary_tar(cached), tuple(spec["classes"]), f"downloaded to {cached}")

@@ -147,7 +147,7 @@ def test_corrupt_download_is_rejected_and_corrupt_cache_refetched(isolated_data_
     with pytest.raises(data.DataNotFoundError, match="SHA-256"):
         data.load("mnist")
     assert not (isolated_data_env / "mnist" / "x_train.gz").exists(), "a bad download must never land"
-    assert not list((isolated_data_env / "mnist").glob("*.part"))
+    assert not [p.name for p in (isolated_data_env / "mnist").iterdir() if ".part" in p.name], "no temp file left"
     # the server is fixed; a corrupt cached copy is detected and replaced
     (root / "x_train.gz").write_bytes(gz["x_train.gz"])
     (isolated_data_env / "mnist" / "x_train.gz").write_bytes(b"garbage")
@@ -180,6 +180,31 @@ def test_cifar_binary_archive_is_parsed_without_pickle(tmp_path):
     np.testing.assert_array_equal(x_train, x[:15])
     np.testing.assert_array_equal(x_test, x[15:])
     np.testing.assert_array_equal(np.concatenate([y_train, y_test]), y)
+
+
+def test_cifar_archive_download_is_checked_by_size_and_sha256(isolated_data_env, monkeypatch, http_server):
+    url, root, hits = http_server
+    good = root / "cifar-10-binary.tar.gz"
+    x, _ = _cifar_tar(good, np.random.default_rng(2))
+    spec = dict(DATASETS["cifar10"])
+    spec["download_file"] = (good.name, data.sha256_file(good), good.stat().st_size)
+    spec["urls"] = (url + "/{file}",)
+    monkeypatch.setitem(DATASETS, "cifar10", spec)
+    monkeypatch.setenv("LABKIT_OFFLINE", "0")
+    blob = good.read_bytes()
+    good.write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))  # same size, one bit off
+    with pytest.raises(data.DataNotFoundError, match=r"SHA-256 [0-9a-f]{64}, expected") as err:
+        data.load("cifar10")
+    assert url + "/cifar-10-binary.tar.gz" in str(err.value)
+    assert not (isolated_data_env / "cifar10").exists() or not list((isolated_data_env / "cifar10").iterdir())
+    good.write_bytes(blob + b"x")  # one byte more than registered: refused, not truncated to fit
+    with pytest.raises(data.DataNotFoundError, match="limit"):
+        data.load("cifar10")
+    good.write_bytes(blob)
+    ds = data.load("cifar10")
+    np.testing.assert_array_equal(ds.x_train, x[:15])
+    assert ds.source == f"downloaded to {isolated_data_env / 'cifar10' / good.name}"
+    assert sorted(p.name for p in (isolated_data_env / "cifar10").iterdir()) == [good.name]
 
 
 def test_subset_is_stratified_and_reproducible():

