@@ -1,9 +1,15 @@
 # Neural Networks in Practice - one entry point for every task.
-#   make lab      set up (once) and open JupyterLab in notebooks/
+#   make lab      set up (once), bring the learner's copies in workspace/ up to date (never
+#                 over a copy the learner edited: a newer lab lands beside it) and open
+#                 JupyterLab on 127.0.0.1 in workspace/, with the solutions in notebooks/
 #   make test     set up (once), run labkit's unit tests and every notebook under nbval
 #   make verify   execute every notebook headless in PROFILE (default standard) and
 #                 write executed copies + a results table to build/<profile>/
 #   make student  write student versions (solutions removed) to student/
+# Instructors (nbgrader, see docs/instructors.md), in the course folder COURSE (default course/):
+#   make assignment LAB=04_mnist   source/ from notebooks/04_mnist.ipynb, then generate_assignment
+#   make release / collect / autograde / feedback LAB=04_mnist   the nbgrader steps
+#                 (autograde runs the notebooks in PROFILE, with LABKIT_DATA_DIR as set)
 # Set-up is idempotent: the venv is (re)built only when pyproject.toml or
 # requirements.lock change.
 
@@ -14,13 +20,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= standard
 NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
+WORKSPACE ?= workspace
+COURSE ?= course
+# nbgrader runs `alembic` (its database migrations) by name: the venv's bin/ goes first on PATH
+NBGRADER := PATH="$(abspath $(BIN)):$$PATH" $(abspath $(BIN))/nbgrader
+LAB ?=
 NBVAL_FLAGS := --nbval-lax --nbval-cell-timeout=1800 --nbval-kernel-startup-timeout=120 \
                --nbval-sanitize-with tests/nbval_sanitize.cfg
 export IPYTHONDIR := $(CURDIR)/tools/ipython
 export PYTHONWARNINGS := ignore::DeprecationWarning
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: setup lab test unit notebooks verify student clean
+.PHONY: setup lab test unit notebooks verify student clean assignment release collect autograde feedback
 
 setup: $(STAMP)
 
@@ -31,8 +42,15 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbook)" >/dev/null
 	@touch $(STAMP)
 
+# WORKSPACE must lie inside the repository: JupyterLab serves the repository and opens in it.
+# nbgrader's formgrader is for a course folder (docs/instructors.md); off here, so that it
+# never makes a gradebook in the repository.
 lab: setup
-	cd notebooks && ../$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 \
+	$(BIN)/python -m labkit.workspace sync --out $(WORKSPACE) $(NOTEBOOKS) || \
+	  echo "make lab: some copies were not brought up to date (see above); JupyterLab opens anyway" >&2
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" \
+	  --ContentsManager.preferred_dir=$(WORKSPACE) \
+	  --ServerApp.jpserver_extensions=nbgrader.server_extensions.formgrader=False \
 	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 test: setup
@@ -53,3 +71,28 @@ student: setup
 
 clean:
 	rm -rf build student
+
+# ---- instructors: nbgrader (docs/instructors.md) ----------------------------------------
+need-lab = @test -n "$(LAB)" -a -f "notebooks/$(LAB).ipynb" || { echo "usage: make $@ LAB=04_mnist \
+  (a notebook name from notebooks/, without .ipynb)" >&2; exit 2; }
+
+assignment: setup
+	$(need-lab)
+	$(BIN)/python -m labkit.workspace course --course $(COURSE) notebooks/$(LAB).ipynb
+	cd $(COURSE) && $(NBGRADER) generate_assignment $(LAB)
+
+release: setup
+	$(need-lab)
+	cd $(COURSE) && $(NBGRADER) release_assignment $(LAB)
+
+collect: setup
+	$(need-lab)
+	cd $(COURSE) && $(NBGRADER) collect $(LAB)
+
+autograde: setup
+	$(need-lab)
+	cd $(COURSE) && LABKIT_PROFILE=$(PROFILE) $(NBGRADER) autograde $(LAB)
+
+feedback: setup
+	$(need-lab)
+	cd $(COURSE) && $(NBGRADER) generate_feedback $(LAB)

@@ -9,9 +9,22 @@ reference); every other output is dropped.
 
 ``python -m labkit.nbtools clean notebooks/*.ipynb`` normalises each notebook in place:
 outputs and execution counts removed (except cells marked ``# NBVAL_CHECK_OUTPUT``,
-whose stored output nbval compares), cell metadata reduced to ``tags``, notebook
-metadata reduced to the kernel spec and language, existing cell ids kept and missing
-ones added. ``check`` reports what ``clean`` would change and exits 1 if anything.
+whose stored output nbval compares), cell metadata reduced to ``tags`` and the derived
+``nbgrader`` metadata below, notebook metadata reduced to the kernel spec and language,
+existing cell ids kept and missing ones added. ``check`` reports what ``clean`` would
+change and exits 1 if anything.
+
+**nbgrader metadata** is derived, never written by hand (:func:`nbgrader_metadata`;
+any other ``nbgrader`` metadata is dropped), so ``nbgrader generate_assignment`` and
+``autograde`` work on the solution notebooks as they are:
+
+* an exercise cell (a code cell with ``### BEGIN SOLUTION``) is a *solution* cell:
+  ``solution: true, grade: false, locked: false``, ``grade_id: "ex-<cell id>"``;
+* the code cell right after it, when it calls ``checks.<lab>.<name>(...)`` and has no
+  solution itself, is its *autograder test* cell: ``grade: true, locked: true,
+  solution: false``, ``grade_id: "check-<cell id>"``, ``points: 1`` - or ``N`` when
+  the cell is tagged ``points:N``;
+* both carry ``schema_version: 3`` and ``task: false``. Markdown prompts stay plain.
 
 ``clean``, ``check`` and ``refresh`` work on the notebooks in place (each write is
 atomic); a notebook that cannot be read is reported and skipped, and the command exits
@@ -32,6 +45,7 @@ from pathlib import Path
 import nbformat
 
 from labkit import outputs
+from labkit.student import has_solution
 from labkit.validation import check_int, check_option
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
@@ -42,6 +56,53 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 def keeps_output(cell) -> bool:
     return cell.cell_type == "code" and CHECK_MARK in cell.source
+
+
+NBGRADER_SCHEMA = 3
+_CHECK_CALL_RE = re.compile(r"^\s*checks\.[A-Za-z_]\w*\.[A-Za-z_]\w*\(", re.MULTILINE)
+_POINTS_TAG_RE = re.compile(r"^points:(?P<n>\d+(\.\d+)?)$")
+
+
+def _source(cell) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def is_check_cell(cell) -> bool:
+    """Whether ``cell`` calls an exercise check, ``checks.<lab>.<name>(...)``, on a line of its own."""
+    return cell.get("cell_type") == "code" and bool(_CHECK_CALL_RE.search(_source(cell)))
+
+
+def _points(cell) -> float | int:
+    for tag in cell.get("metadata", {}).get("tags") or []:
+        m = _POINTS_TAG_RE.match(tag) if isinstance(tag, str) else None
+        if m:
+            value = float(m.group("n"))
+            return int(value) if value.is_integer() else value
+    return 1
+
+
+def nbgrader_metadata(nb) -> dict[int, dict]:
+    """``{cell index: nbgrader metadata}`` derived for ``nb`` (see the module docstring).
+
+    Cells need their ids (``grade_id`` is derived from them); :func:`clean` derives the
+    metadata after it has given every cell one.
+    """
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise TypeError(f"nb must be a notebook with a list of cells, got {type(nb).__name__}.")
+    cells = nb["cells"]
+    found: dict[int, dict] = {}
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") != "code" or not has_solution(_source(cell)):
+            continue
+        found[i] = {"grade": False, "grade_id": f"ex-{cell['id']}", "locked": False,
+                    "schema_version": NBGRADER_SCHEMA, "solution": True, "task": False}
+        j = next((k for k in range(i + 1, len(cells)) if cells[k].get("cell_type") == "code"), None)
+        if j is not None and is_check_cell(cells[j]) and not has_solution(_source(cells[j])):
+            found[j] = {"grade": True, "grade_id": f"check-{cells[j]['id']}", "locked": True,
+                        "points": _points(cells[j]), "schema_version": NBGRADER_SCHEMA, "solution": False,
+                        "task": False}
+    return found
 
 
 def clean(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
@@ -78,6 +139,8 @@ def clean(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
             cell.pop("execution_count", None)
             if not cell.get("attachments"):
                 cell.pop("attachments", None)
+    for i, meta in nbgrader_metadata(nb).items():
+        nb.cells[i].metadata["nbgrader"] = meta
     nbformat.validate(nb)
     return nb
 

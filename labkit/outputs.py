@@ -1,4 +1,4 @@
-"""Where labkit's command-line tools may write: one rule for ``student``, ``runbook`` and ``nbtools``.
+"""Where labkit's command-line tools may write: one rule for ``student``, ``runbook``, ``nbtools`` and ``workspace``.
 
 The rule:
 
@@ -19,6 +19,11 @@ The rule:
 
 A refusal raises :class:`RefusedError` (a ``ValueError``); the command lines print it
 as one line on stderr and exit 2.
+
+``labkit.workspace`` (a learner's copies) keeps the rule without refusing: a copy that is
+not the tool's own unchanged output is left as it is and the new version is written
+beside it under a new name (:func:`check_out_dir`, :func:`read_manifest` and
+:func:`digest` are the pieces it shares with :func:`plan_outputs`).
 """
 from __future__ import annotations
 
@@ -34,8 +39,9 @@ import nbformat
 
 from labkit.validation import check_bool
 
-__all__ = ["MANIFEST", "RefusedError", "BadInputError", "check_path", "plan_outputs", "check_dest",
-           "write_text", "notebook_text", "read_notebook", "report", "error"]
+__all__ = ["MANIFEST", "RefusedError", "BadInputError", "check_path", "plan_outputs", "check_out_dir",
+           "check_dest", "read_manifest", "digest", "write_text", "notebook_text", "read_notebook", "report",
+           "error"]
 
 MANIFEST = ".labkit-outputs.json"
 
@@ -71,6 +77,13 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def digest(data: bytes) -> str:
+    """The SHA-256 (hex) of ``data``, as the manifest records it."""
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}.")
+    return _digest(bytes(data))
+
+
 def _manifest(folder: Path) -> dict[str, str] | None:
     """``{file name: sha256}`` of what the tools wrote in ``folder``; None if unreadable."""
     try:
@@ -83,6 +96,19 @@ def _manifest(folder: Path) -> dict[str, str] | None:
     if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
         return None
     return dict(files)
+
+
+def read_manifest(folder) -> dict[str, str]:
+    """``{file name: sha256}`` of what labkit's tools wrote in ``folder`` ({} if none yet).
+
+    Raises :class:`RefusedError` if ``folder`` holds a ``.labkit-outputs.json`` that is
+    not a manifest labkit wrote: what was written there cannot be told apart.
+    """
+    folder = check_path(folder, "folder")
+    manifest = _manifest(folder)
+    if manifest is None:
+        raise RefusedError(f"{folder / MANIFEST} is not a manifest labkit wrote; remove it or pass --force.")
+    return manifest
 
 
 def _written_by_us(path: Path, manifest: dict[str, str]) -> bool:
@@ -118,29 +144,9 @@ def plan_outputs(out_dir, inputs, *, extra: Iterable[str] = (), force: bool = Fa
         output exists and may not be overwritten.
     """
     out_dir = check_path(out_dir, "out_dir")
-    inputs = _check_paths(inputs, "inputs")
-    if isinstance(extra, str) or not isinstance(extra, Iterable):
-        raise TypeError(f"extra must be a list of file names, got {extra!r} of type {type(extra).__name__}.")
-    extra = list(extra)
-    for name in extra:
-        if not isinstance(name, str) or not name or Path(name).name != name:
-            raise ValueError(f"extra must hold bare file names such as 'results.md', got {name!r}.")
     force = check_bool(force, "force")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise RefusedError(f"{out_dir} exists and is not a folder; choose another output folder.")
-    target = out_dir.resolve()
-    for path in inputs:
-        if target in _holders(path):
-            raise RefusedError(f"refusing to write into {out_dir}: it holds the input {path}; "
-                               "choose an output folder that holds none of the inputs.")
-    plan: dict[Path, Path] = {}
-    by_name: dict[str, str] = {name: f"the tool's own {name}" for name in [*extra, MANIFEST]}
-    for path in inputs:
-        if path.name in by_name:
-            raise RefusedError(f"{by_name[path.name]} and {path} would both be written to "
-                               f"{out_dir / path.name}; rename one or run them into separate folders.")
-        by_name[path.name] = str(path)
-        plan[path] = out_dir / path.name
+    extra = _check_extra(extra)
+    plan = check_out_dir(out_dir, inputs, extra=extra)
     if out_dir.is_dir():
         manifest = _manifest(out_dir)
         if manifest is None and not force:
@@ -156,6 +162,46 @@ def plan_outputs(out_dir, inputs, *, extra: Iterable[str] = (), force: bool = Fa
             more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
             raise RefusedError(f"{blocked[0]}{more} already exists and was not written by this tool, or was "
                                "changed since; pass --force to overwrite it.")
+    return plan
+
+
+def _check_extra(extra) -> list[str]:
+    if isinstance(extra, str) or not isinstance(extra, Iterable):
+        raise TypeError(f"extra must be a list of file names, got {extra!r} of type {type(extra).__name__}.")
+    extra = list(extra)
+    for name in extra:
+        if not isinstance(name, str) or not name or Path(name).name != name:
+            raise ValueError(f"extra must hold bare file names such as 'results.md', got {name!r}.")
+    return extra
+
+
+def check_out_dir(out_dir, inputs, *, extra: Iterable[str] = ()) -> dict[Path, Path]:
+    """``{input: out_dir / input.name}`` after the checks that no ``--force`` lifts.
+
+    ``out_dir`` must be (or become) a folder holding none of the inputs, and no two
+    inputs (or an input and one of the ``extra`` names, or the manifest) may share an
+    output name. Whether existing outputs may be replaced is the caller's business
+    (:func:`plan_outputs` refuses any the tools did not write). Raises
+    :class:`RefusedError`; nothing is written.
+    """
+    out_dir = check_path(out_dir, "out_dir")
+    inputs = _check_paths(inputs, "inputs")
+    extra = _check_extra(extra)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RefusedError(f"{out_dir} exists and is not a folder; choose another output folder.")
+    target = out_dir.resolve()
+    for path in inputs:
+        if target in _holders(path):
+            raise RefusedError(f"refusing to write into {out_dir}: it holds the input {path}; "
+                               "choose an output folder that holds none of the inputs.")
+    plan: dict[Path, Path] = {}
+    by_name: dict[str, str] = {name: f"the tool's own {name}" for name in [*extra, MANIFEST]}
+    for path in inputs:
+        if path.name in by_name:
+            raise RefusedError(f"{by_name[path.name]} and {path} would both be written to "
+                               f"{out_dir / path.name}; rename one or run them into separate folders.")
+        by_name[path.name] = str(path)
+        plan[path] = out_dir / path.name
     return plan
 
 

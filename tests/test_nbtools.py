@@ -106,3 +106,36 @@ def test_clean_leaves_a_clean_notebook_byte_for_byte(tmp_path):
 def test_api_validates_its_arguments(tmp_path, call, error, name):
     with pytest.raises(error, match=rf"\b{name}\b"):
         call(tmp_path)
+
+
+def test_clean_derives_the_nbgrader_metadata_and_check_asks_for_it(tmp_path, capsys):
+    path = tmp_path / "01_a.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = None\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION"),
+        nbformat.v4.new_code_cell("checks.demo.x_value(x)"),
+    ])
+    nb.cells[0].id, nb.cells[1].id = "ex1", "chk1"
+    nb.cells[1].metadata["nbgrader"] = {"grade": True, "points": 50, "grade_id": "mine"}  # by hand: replaced
+    nbformat.write(nb, path)
+    assert nbtools.main(["check", str(path)]) == 1
+    assert "not clean: " + str(path) in capsys.readouterr().out
+    assert nbtools.main(["clean", str(path)]) == 0 and nbtools.main(["check", str(path)]) == 0
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].metadata["nbgrader"]["grade_id"] == "ex-ex1" and cells[0].metadata["nbgrader"]["solution"]
+    assert cells[1].metadata["nbgrader"] == {"grade": True, "grade_id": "check-chk1", "locked": True,
+                                             "points": 1, "schema_version": 3, "solution": False, "task": False}
+    # the solution region removed: the metadata goes with it
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].source = "x = 1"
+    nbformat.write(nb, path)
+    assert nbtools.main(["clean", str(path)]) == 0
+    assert all("nbgrader" not in c.metadata for c in nbformat.read(path, as_version=4).cells)
+
+
+def test_is_check_cell_wants_a_check_call_on_a_line_of_its_own():
+    assert nbtools.is_check_cell(nbformat.v4.new_code_cell("checks.mnist.dense_param_count(n_params)"))
+    assert nbtools.is_check_cell(nbformat.v4.new_code_cell("x = 1\nchecks.a.b(x, y=2)"))
+    assert not nbtools.is_check_cell(nbformat.v4.new_code_cell("# checks.a.b(x)\nprint(x)"))
+    assert not nbtools.is_check_cell(nbformat.v4.new_markdown_cell("checks.a.b(x)"))
+    with pytest.raises(TypeError, match=r"\bnb\b"):
+        nbtools.nbgrader_metadata(["cells"])

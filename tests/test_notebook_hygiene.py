@@ -12,7 +12,9 @@ import pytest
 from labkit import nbtools
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NOTEBOOKS = sorted(glob.glob(os.path.join(REPO, "notebooks", "*.ipynb")))
+# LABKIT_HYGIENE_DIR checks another folder of notebooks, e.g. a copy after `nbtools clean`
+NOTEBOOK_DIR = os.environ.get("LABKIT_HYGIENE_DIR") or os.path.join(REPO, "notebooks")
+NOTEBOOKS = sorted(glob.glob(os.path.join(NOTEBOOK_DIR, "*.ipynb")))
 
 
 def test_there_are_notebooks():
@@ -31,8 +33,11 @@ def test_notebook_is_valid_and_clean(path):
     assert len(ids) == len(set(ids)), "duplicate cell ids"
     assert all(nbtools.ID_RE.match(i) for i in ids)
     assert set(nb.metadata) <= {"kernelspec", "language_info"}, f"stray notebook metadata {set(nb.metadata)}"
-    for c in nb.cells:
-        assert set(c.metadata) <= {"tags"}, f"stray cell metadata {dict(c.metadata)}"
+    graded = nbtools.nbgrader_metadata(nb)
+    for i, c in enumerate(nb.cells):
+        assert set(c.metadata) <= {"tags", "nbgrader"}, f"stray cell metadata {dict(c.metadata)}"
+        assert c.metadata.get("nbgrader") == graded.get(i), \
+            f"cell {c.id}: nbgrader metadata is derived by `python -m labkit.nbtools clean notebooks/{name}`"
         if c.cell_type == "code":
             assert c.execution_count == (1 if c.outputs else None), "execution counts are stripped"
             if not nbtools.keeps_output(c):
@@ -92,3 +97,55 @@ def test_clean_strips_outputs_but_keeps_checked_cells():
     assert out.cells[1].outputs[0]["text"] == "2\n" and out.cells[1].execution_count == 1
     assert "widgets" not in out.metadata
     json.dumps(out)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_every_exercise_is_an_nbgrader_solution_cell_followed_by_a_graded_check(path):
+    """What `nbgrader generate_assignment` needs: solution regions only in solution cells,
+    a points-carrying locked test cell per exercise, metadata nbgrader's own validator accepts."""
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    from labkit.student import has_solution
+
+    nb = nbformat.read(path, as_version=4)
+    MetadataValidator().validate_nb(nb)
+    cells = nb.cells
+    for i, c in enumerate(cells):
+        meta = c.metadata.get("nbgrader")
+        if c.cell_type == "code" and has_solution(c.source):
+            assert meta and meta["solution"] and not meta["grade"] and meta["grade_id"] == f"ex-{c.id}", \
+                f"cell {c.id} has a solution region but is not an nbgrader solution cell"
+            check = next(n for n in cells[i + 1:] if n.cell_type == "code")
+            cmeta = check.metadata.get("nbgrader")
+            assert cmeta and cmeta["grade"] and cmeta["locked"] and cmeta["points"] > 0, \
+                f"cell {check.id} checks exercise {c.id} but is not a graded, locked nbgrader cell"
+        elif meta:
+            assert meta["grade"] and nbtools.is_check_cell(c), f"cell {c.id}: nbgrader metadata on a plain cell"
+        assert "BEGIN SOLUTION" not in c.source or (meta and meta["solution"]), \
+            f"cell {c.id}: nbgrader treats any 'BEGIN SOLUTION' text as a solution region"
+
+
+def test_clean_derives_nbgrader_metadata_and_drops_hand_written_metadata():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("**Exercise.** Set x."),
+        nbformat.v4.new_code_cell("x = None\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION"),
+        nbformat.v4.new_code_cell("checks.demo.x_value(x)", metadata={"tags": ["points:3"]}),
+        nbformat.v4.new_code_cell("print(x)", metadata={"nbgrader": {"grade": True, "points": 9}}),
+        nbformat.v4.new_code_cell("y = None\n### BEGIN SOLUTION\ny = 2\n### END SOLUTION"),
+        nbformat.v4.new_code_cell("print(y)  # not a check: the exercise gets no graded cell"),
+    ])
+    for i, c in enumerate(nb.cells):
+        c.id = f"c{i}"
+    out = nbtools.clean(nb, "t")
+    assert out.cells[1].metadata["nbgrader"] == {"grade": False, "grade_id": "ex-c1", "locked": False,
+                                                 "schema_version": 3, "solution": True, "task": False}
+    assert out.cells[2].metadata["nbgrader"] == {"grade": True, "grade_id": "check-c2", "locked": True,
+                                                 "points": 3, "schema_version": 3, "solution": False,
+                                                 "task": False}
+    assert out.cells[2].metadata["tags"] == ["points:3"]
+    assert "nbgrader" not in out.cells[3].metadata and "nbgrader" not in out.cells[5].metadata
+    assert out.cells[4].metadata["nbgrader"]["grade_id"] == "ex-c4"
+    assert nbtools._dump(nbtools.clean(out, "t")) == nbtools._dump(out), "clean is idempotent"
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    MetadataValidator().validate_nb(out)

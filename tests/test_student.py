@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 
 import nbformat
 import pytest
@@ -213,3 +214,71 @@ def test_student_notebook_names_the_cell_with_unbalanced_markers():
                                          nbformat.v4.new_code_cell("x = 1\n### END SOLUTION")])
     with pytest.raises(ValueError, match=r"cell 1\b.*line 2: ### END SOLUTION without ### BEGIN SOLUTION"):
         student_notebook(nb)
+
+
+# --------------------------------------------------------------------------- hints and reveal blocks
+from labkit.student import REVEAL_TAG, hints, reveal_markdown, solved_source  # noqa: E402
+
+HINTED = ("def f(x):\n    \"\"\"Double x.\"\"\"\n    ### BEGIN SOLUTION\n    # HINT: add `x` to itself.\n"
+          "    # HINT: or multiply by 2.\n    return x + x\n    ### END SOLUTION")
+
+
+def test_hint_lines_are_part_of_the_solution_region():
+    assert hints(HINTED) == ["add `x` to itself.", "or multiply by 2."]
+    assert "HINT" not in strip_solution(HINTED)
+    assert solved_source(HINTED) == "def f(x):\n    \"\"\"Double x.\"\"\"\n    return x + x"
+    assert hints("# HINT: outside a region is a plain comment\nx = None\n### BEGIN SOLUTION\nx = 1\n"
+                 "### END SOLUTION") == []
+
+
+def test_reveal_block_renders_as_collapsed_hint_then_solution():
+    """Rendered by a CommonMark parser (JupyterLab's marked follows the same block rules)."""
+    markdown_it = pytest.importorskip("markdown_it")
+    html = markdown_it.MarkdownIt("commonmark").render(reveal_markdown(HINTED))
+    assert html.index("<summary>Hint</summary>") < html.index("<summary>Solution</summary>")
+    assert "<p>add <code>x</code> to itself.</p>" in html
+    code = re.search(r'<pre><code class="language-python">(.*?)</code></pre>', html, re.S).group(1)
+    assert code == "def f(x):\n    &quot;&quot;&quot;Double x.&quot;&quot;&quot;\n    return x + x\n"
+    assert html.count("<details>") == html.count("</details>") == 2
+    # no hint: only the solution block; a solution holding ``` gets a longer fence
+    plain = reveal_markdown("s = None\n### BEGIN SOLUTION\ns = '```'\n### END SOLUTION")
+    assert "<summary>Hint</summary>" not in plain and "````python\ns = None\ns = '```'\n````" in plain
+    with pytest.raises(ValueError, match="not an exercise cell"):
+        reveal_markdown("print(1)")
+
+
+def test_reveal_cells_follow_each_exercise_and_the_check_is_still_the_next_code_cell():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("**Exercise.**"), nbformat.v4.new_code_cell(HINTED),
+        nbformat.v4.new_code_cell("checks.demo.f(f)"), nbformat.v4.new_code_cell(SOLVED)])
+    nb.cells[1].metadata["nbgrader"] = {"solution": True}
+    out = student_notebook(nb, reveal=True)
+    nbformat.validate(out)
+    assert [c.cell_type for c in out.cells] == ["markdown", "code", "markdown", "code", "code", "markdown"]
+    assert out.cells[2].metadata["tags"] == [REVEAL_TAG] and out.cells[2].id == f"{nb.cells[1].id}-reveal"
+    assert "return x + x" in out.cells[2].source and "### BEGIN SOLUTION" not in out.cells[2].source
+    assert all("nbgrader" not in c.metadata for c in out.cells), "a learner's copy is no nbgrader release"
+    assert [c.cell_type for c in student_notebook(nb).cells] == ["markdown", "code", "code", "code"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_every_revealed_solution_is_the_code_the_solution_notebook_runs(path):
+    """nbval runs the solution notebooks; the reveal must give exactly that code back."""
+    nb = nbformat.read(path, as_version=4)
+    out = student_notebook(nb, reveal=True)
+    nbformat.validate(out)
+    exercises = [c for c in nb.cells if c.cell_type == "code" and has_solution(c.source)]
+    reveals = [c for c in out.cells if REVEAL_TAG in c.metadata.get("tags", [])]
+    assert len(reveals) == len(exercises)
+    for cell, reveal in zip(exercises, reveals):
+        ran = "\n".join(line for line in cell.source.splitlines() if "SOLUTION" not in line
+                        and not line.strip().startswith("# HINT:"))
+        assert f"python\n{ran.strip(chr(10))}\n```" in reveal.source, f"cell {cell.id}"
+
+
+def test_cli_reveal_flag(tmp_path):
+    src = tmp_path / "notebooks" / "01_a.ipynb"
+    _write_nb(src, SOLVED, "checks.demo.answer(answer)")
+    assert student.main(["--out", str(tmp_path / "s"), "--reveal", str(src)]) == 0
+    nb = nbformat.read(tmp_path / "s" / "01_a.ipynb", as_version=4)
+    assert [c.cell_type for c in nb.cells] == ["code", "markdown", "code"] and "answer = 42" in nb.cells[1].source

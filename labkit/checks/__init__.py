@@ -7,7 +7,9 @@ with a specific hint when it is not - including when the answer is still the
 student-version placeholder (``None``, or a function that raises
 ``NotImplementedError``) or has the wrong type or shape.
 
-One sub-module per lab; shared helpers live here.
+One sub-module per lab, named like the lab's profile in :mod:`labkit.profiles`
+(``checks.forward`` for notebook 01, ``checks.activations`` for 02, ``checks.backprop``
+for 03, ``checks.mnist``, ...); helpers used by more than one of them live here.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["ExerciseError", "require_answer", "require_array", "call_answer", "passed", "close"]
+__all__ = ["ExerciseError", "require_answer", "require_array", "require_output", "call_answer", "passed", "close"]
 
 
 class ExerciseError(AssertionError):
@@ -54,6 +56,25 @@ def require_array(exercise: str, answer: Any, name: str, shape: tuple | None, hi
             want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
             raise ExerciseError(exercise, f"`{name}` has shape {arr.shape}, expected {want}.", hint)
     return arr
+
+
+def require_output(exercise: str, out: Any, name: str, shape: tuple, hint: str) -> np.ndarray:
+    """What the student's ``name`` returned, as a float64 array of exactly ``shape``.
+
+    A missing ``return`` (None), something that is not an array of numbers, and a wrong
+    shape each fail with their own hint; right numbers in the wrong shape (flattened,
+    an extra axis) are told apart from a wrong shape.
+    """
+    if out is None:
+        raise ExerciseError(exercise, f"`{name}` returned None.", "Did you forget the `return` statement?")
+    arr = require_array(exercise, out, f"the output of {name}", None, hint)
+    if arr.shape != tuple(shape):
+        if arr.size == int(np.prod(shape)) and arr.ndim != len(shape):
+            raise ExerciseError(exercise, f"`{name}` returned shape {arr.shape}, expected {tuple(shape)}.",
+                                "The numbers may be right but the shape is not: keep one row per example "
+                                "and one column per unit (no flatten/squeeze/extra axis).")
+        raise ExerciseError(exercise, f"`{name}` returned shape {arr.shape}, expected {tuple(shape)}.", hint)
+    return arr.astype(np.float64)
 
 
 def call_answer(exercise: str, fn: Any, name: str, args: tuple, hint: str) -> Any:

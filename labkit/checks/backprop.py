@@ -1,0 +1,217 @@
+"""Checks of notebook 03 (profile ``backprop``): losses and backpropagation.
+
+Cross-entropy from logits, KL divergence, derivatives by hand on a small graph, the
+backward pass of a two-layer network, a numerical gradient, and soft thresholding
+(the L1 proximal step). Each check compares the student's answer with the reference
+in :mod:`labkit.scratch` and recognises the usual mistakes (sum instead of mean,
+swapped arguments, a forward difference, ...).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from labkit import scratch as ref
+from labkit.checks import ExerciseError, call_answer, close, passed, require_answer, require_array, require_output
+
+__all__ = ["cross_entropy", "kl_divergence", "graph_derivatives", "backward", "numerical_gradient",
+           "soft_threshold"]
+
+def cross_entropy(fn: Callable) -> None:
+    """``cross_entropy(logits, y)``: mean CE of integer labels, stable for logits of 1000."""
+    ex = "cross_entropy"
+    hint = ("loss_i = -log softmax(z_i)[y_i] = logsumexp(z_i) - z_i[y_i]; compute logsumexp stably as "
+            "m + log(sum(exp(z - m))) with m the row maximum, then average over the batch.")
+    logits = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3], [1.2, 0.2, 3.1], [0.0, 0.0, 0.0]])
+    y = np.array([0, 1, 0, 2])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = call_answer(ex, fn, "cross_entropy", (logits.copy(), y.copy()), hint)
+        got = require_array(ex, out, "the output of cross_entropy", None, hint)
+        per = -ref.log_softmax(logits)[np.arange(4), y]
+        if got.shape == (4,) and close(got, per):
+            raise ExerciseError(ex, "you returned one loss per example.", "Average them: return the mean over the batch.")
+        if got.size != 1:
+            raise ExerciseError(ex, f"cross_entropy returned shape {got.shape}, expected one number.", hint)
+        got = float(got)
+        if np.isclose(got, per.sum()):
+            raise ExerciseError(ex, "you returned the sum over the batch.", "Use the mean (divide by the batch size).")
+        if np.isclose(got, -per.mean()):
+            raise ExerciseError(ex, "the sign is wrong (a loss is >= 0).", "Cross-entropy is *minus* the log-probability.")
+        if not np.isclose(got, per.mean()):
+            raise ExerciseError(ex, f"got {got:.4f}, expected {per.mean():.4f}.", hint)
+        big = np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 990.0]])
+        got_big = require_array(ex, call_answer(ex, fn, "cross_entropy", (big.copy(), np.array([2, 2])), hint),
+                                "the output of cross_entropy", None, hint)
+    if not np.all(np.isfinite(got_big)):
+        raise ExerciseError(ex, "cross_entropy gives nan or inf for logits of 1000.",
+                            "It is unstable for large inputs: never form softmax and then log it. Use "
+                            "logsumexp(z) - z[y] with the row maximum subtracted inside the exp.")
+    if not np.isclose(float(np.ravel(got_big)[0]), ref.cross_entropy_from_logits(big, np.array([2, 2]))):
+        raise ExerciseError(ex, "wrong value for logits of +-1000 (expected (2000 + 10) / 2 = 1005: the "
+                            "examples are 2000 and 10 logits short of their true class).", hint)
+    passed(ex, "mean, stable at 1000")
+
+
+def kl_divergence(fn: Callable) -> None:
+    """``kl(p, q)`` = sum p log(p/q) along the last axis."""
+    ex = "kl_divergence"
+    hint = "KL(p || q) = sum_i p_i * log(p_i / q_i), summed over the last axis (natural log)."
+    p = np.array([[0.7, 0.2, 0.1], [0.25, 0.25, 0.5]])
+    q = np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]])
+    got = require_array(ex, call_answer(ex, fn, "kl", (p.copy(), q.copy()), hint), "the output of kl", None, hint)
+    want = ref.kl_divergence(p, q)
+    if got.shape != (2,):
+        if got.size == 1 and np.isclose(float(got), want.sum()) or got.size == 1 and np.isclose(float(got), want.mean()):
+            raise ExerciseError(ex, "you reduced over the batch too.", "Sum over axis=-1 only: one KL per row.")
+        raise ExerciseError(ex, f"kl returned shape {got.shape}, expected (2,).", "Sum over axis=-1: one KL per row.")
+    if not close(got, want):
+        if close(got, ref.kl_divergence(q, p)):
+            raise ExerciseError(ex, "p and q are swapped: KL is not symmetric.", hint)
+        if close(got, -want):
+            raise ExerciseError(ex, "the sign is wrong (KL >= 0).", hint)
+        if close(got, want / np.log(2)) or close(got, want / np.log(10)):
+            raise ExerciseError(ex, "wrong logarithm base.", "Use np.log (nats), as Keras does.")
+        raise ExerciseError(ex, "wrong values.", hint)
+    passed(ex)
+
+
+GRAPH = dict(x=2.0, w=0.5, b=-0.25, y=1.0)
+
+
+def graph_derivatives(dL_dw: Any, dL_db: Any) -> None:
+    """Hand derivatives of z = w x + b, a = sigmoid(z), L = -log a (y = 1) at :data:`GRAPH`."""
+    ex = "graph_derivatives"
+    hint = ("Chain rule backwards: dL/dz = a - y (sigmoid + cross-entropy), dz/dw = x, dz/db = 1, so "
+            "dL/dw = (a - y) * x and dL/db = a - y, with a = sigmoid(w*x + b).")
+    x, w, b, y = GRAPH["x"], GRAPH["w"], GRAPH["b"], GRAPH["y"]
+    a = float(ref.sigmoid(w * x + b))
+    vals = []
+    for name, val in (("dL_dw", dL_dw), ("dL_db", dL_db)):
+        require_answer(ex, val, name, hint)
+        try:
+            vals.append(float(val))
+        except (TypeError, ValueError):
+            raise ExerciseError(ex, f"`{name}` should be a number, got {type(val).__name__}.", hint) from None
+    gw, gb = vals
+    if np.isclose(gw, -(a - y) * x) and np.isclose(gb, -(a - y)):
+        raise ExerciseError(ex, "both signs are wrong.", "dL/da = -1/a, so dL/dz = a - y (negative here: the loss falls as z grows).")
+    if np.isclose(gw, (a - y)) and np.isclose(gb, (a - y) * x):
+        raise ExerciseError(ex, "dL_dw and dL_db are swapped.", hint)
+    if np.isclose(gw, (a - y)):
+        raise ExerciseError(ex, "dL_dw is missing the factor dz/dw = x.", hint)
+    if np.isclose(gw, a * (1 - a) * x) or np.isclose(gw, -(1 - a) * x * a):
+        raise ExerciseError(ex, "dL_dw uses only the sigmoid's derivative.", "Multiply by dL/da = -1/a too: together they give a - y.")
+    if not np.isclose(gw, (a - y) * x):
+        raise ExerciseError(ex, f"dL_dw = {gw:.4f} is wrong.", hint)
+    if not np.isclose(gb, a - y):
+        raise ExerciseError(ex, f"dL_db = {gb:.4f} is wrong.", hint)
+    passed(ex, f"dL/dw = {gw:.4f}, dL/db = {gb:.4f}")
+
+
+def backward(fn: Callable) -> None:
+    """``backward(params, cache, logits, y)`` -> dict of gradients, vs the reference backward."""
+    ex = "backward"
+    hint = ("Go back through the graph: dZ2 = (softmax(logits) - onehot(y)) / n; dW2 = H.T @ dZ2; "
+            "db2 = dZ2.sum(axis=0); dH = dZ2 @ W2.T; dZ1 = dH * (Z1 > 0); dW1 = X.T @ dZ1; db1 = dZ1.sum(axis=0).")
+    params = ref.init_two_layer(6, 5, 3, seed=2)
+    rng = np.random.default_rng(2)
+    params["b1"] = rng.normal(size=5) * 0.5
+    params["b2"] = rng.normal(size=3) * 0.5
+    X, y = rng.normal(size=(8, 6)), rng.integers(0, 3, size=8)
+    logits, cache = ref.two_layer_forward(params, X)
+    want = ref.two_layer_backward(params, cache, logits, y)
+    out = call_answer(ex, fn, "backward", ({k: v.copy() for k, v in params.items()},
+                                           tuple(c.copy() for c in cache), logits.copy(), y.copy()), hint)
+    if not isinstance(out, dict):
+        raise ExerciseError(ex, f"`backward` should return a dict, got {type(out).__name__}.",
+                            'Return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}.')
+    for key in ("W2", "b2", "W1", "b1"):
+        if key not in out:
+            raise ExerciseError(ex, f"the gradient dict has no key {key!r}.", 'Use the keys "W1", "b1", "W2", "b2".')
+        g = require_array(ex, out[key], f"grads[{key!r}]", None, hint)
+        if g.shape != want[key].shape:
+            t = " (transposed?)" if g.shape == want[key].shape[::-1] else ""
+            raise ExerciseError(ex, f"grads[{key!r}] has shape {g.shape}, expected {want[key].shape}{t}.",
+                                "Every gradient has the shape of its parameter: dW = (layer input).T @ dZ, "
+                                "db = dZ.sum(axis=0) (sum over the batch).")
+        if not close(g, want[key]):
+            if close(g, want[key] * len(y)):
+                raise ExerciseError(ex, f"grads[{key!r}] is {len(y)} times too large.",
+                                    "The loss is a mean over the batch: divide dZ2 by n.")
+            if key in ("W1", "b1"):
+                X_, Z1, H = cache
+                dZ2 = ref.softmax(logits)
+                dZ2[np.arange(len(y)), y] -= 1
+                dZ2 /= len(y)
+                nomask = dZ2 @ params["W2"].T
+                if close(g, (X_.T @ nomask) if key == "W1" else nomask.sum(0)):
+                    raise ExerciseError(ex, f"grads[{key!r}] ignores the ReLU.",
+                                        "Multiply dH by the ReLU's derivative, (Z1 > 0), before going further back.")
+            if key in ("W2", "b2"):
+                raise ExerciseError(ex, f"grads[{key!r}] is wrong.",
+                                    "Start from dZ2 = softmax(logits) with 1 subtracted at each true class, divided by n.")
+            raise ExerciseError(ex, f"grads[{key!r}] is wrong.", hint)
+    passed(ex, "all four gradients match")
+
+
+def numerical_gradient(fn: Callable) -> None:
+    """``numerical_gradient(f, x, eps)``: central differences, x restored afterwards."""
+    ex = "numerical_gradient"
+    hint = ("For each index i: remember x[i], set x[i] = old + eps and evaluate f, set x[i] = old - eps and "
+            "evaluate f, put x[i] = old back, and store (f_plus - f_minus) / (2 * eps). Use np.nditer or "
+            "loop over x.reshape(-1) (a view) so that any shape works.")
+    x = np.array([[0.5, -1.0, 2.0], [1.5, 0.2, -0.7]])
+    x0 = x.copy()
+
+    def f(v):
+        return float(np.sum(v ** 3) + np.sum(np.sin(v)))
+
+    exact = 3 * x0 ** 2 + np.cos(x0)
+    eps = 1e-3
+    out = call_answer(ex, fn, "numerical_gradient", (f, x, eps), hint)
+    if not np.array_equal(x, x0):
+        raise ExerciseError(ex, "x was changed by the call.", "Restore each x[i] to its old value after perturbing it.")
+    got = require_output(ex, out, "numerical_gradient", x.shape, "Return an array with the shape of x (np.zeros_like(x)).")
+    central = ref.numerical_gradient(f, x0.copy(), eps)
+    if not close(got, central, rtol=1e-6, atol=1e-9):
+        forward = np.zeros_like(x0)
+        for i in np.ndindex(x0.shape):
+            up = x0.copy()
+            up[i] += eps
+            forward[i] = (f(up) - f(x0)) / eps
+        if close(got, forward, rtol=1e-6, atol=1e-9):
+            raise ExerciseError(ex, "you used the forward difference (f(x+eps) - f(x)) / eps.",
+                                f"Its error is of order eps (here {np.abs(forward - exact).max():.1e}); the central "
+                                f"difference (f(x+eps) - f(x-eps)) / (2 eps) has error of order eps**2 "
+                                f"({np.abs(central - exact).max():.1e}).")
+        if close(got, 2 * central):
+            raise ExerciseError(ex, "the result is twice too large.", "Divide by 2 * eps: the two points are 2 eps apart.")
+        raise ExerciseError(ex, "wrong values.", hint)
+    passed(ex, f"max error vs the exact gradient {np.abs(got - exact).max():.1e}")
+
+
+def soft_threshold(fn: Callable) -> None:
+    """``soft_threshold(w, t)`` = sign(w) max(|w| - t, 0): the L1 proximal step."""
+    ex = "soft_threshold"
+    hint = ("Shrink every weight towards 0 by t and stop at exactly 0: np.sign(w) * np.maximum(np.abs(w) - t, 0). "
+            "Weights with |w| <= t become exactly 0.")
+    w = np.array([-2.0, -0.3, -0.05, 0.0, 0.04, 0.25, 1.5])
+    t = 0.1
+    got = require_output(ex, call_answer(ex, fn, "soft_threshold", (w.copy(), t), hint), "soft_threshold", w.shape, hint)
+    want = ref.soft_threshold(w, t)
+    if not close(got, want, atol=0):
+        if close(got, w - t * np.sign(w)):
+            raise ExerciseError(ex, "small weights crossed zero instead of stopping at exactly 0.",
+                                "Clip |w| - t at 0 (np.maximum) before restoring the sign.")
+        if close(got, np.where(np.abs(w) > t, w, 0.0)):
+            raise ExerciseError(ex, "that is hard thresholding: large weights were not shrunk.", hint)
+        if close(got, w / (1 + t)) or close(got, w * (1 - t)):
+            raise ExerciseError(ex, "that is the L2 (weight decay) shrink, which never gives exact zeros.", hint)
+        raise ExerciseError(ex, "wrong values.", hint)
+    if np.count_nonzero(got == 0) != np.count_nonzero(want == 0):
+        raise ExerciseError(ex, "weights below the threshold are small but not exactly 0.", hint)
+    passed(ex, f"{int(np.sum(got == 0))} of {w.size} weights exactly 0")

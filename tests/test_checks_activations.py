@@ -1,0 +1,138 @@
+"""labkit.checks.activations (notebook 02, activation functions): each check accepts a right answer and
+rejects the placeholder and the typical wrong answers with the matching hint."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import special
+
+from labkit.checks import ExerciseError
+from labkit.checks import activations as checks
+
+
+def placeholder(*args, **kwargs):
+    raise NotImplementedError()
+
+
+def _fails(check, *answer, match: str) -> None:
+    with pytest.raises(ExerciseError, match=match):
+        check(*answer)
+
+
+CASES = [
+    (checks.sigmoid_prime, [lambda z: special.expit(z) * (1 - special.expit(z))], [
+        ([placeholder], "not written yet"),
+        ([lambda z: special.expit(z)], "sigmoid itself"),
+        ([lambda z: z * (1 - z)], "z \\* \\(1 - z\\)"),
+        ([lambda z: -special.expit(z) * (1 - special.expit(z))], "sign"),
+        ([lambda z: np.exp(z) / (1 + np.exp(z)) ** 2], "unstable for large inputs"),
+    ]),
+    (checks.leaky_relu, [lambda z, alpha: np.where(z > 0, z, alpha * z)], [
+        ([placeholder], "not written yet"),
+        ([lambda z, alpha: np.maximum(z, 0)], "plain ReLU"),
+        ([lambda z, alpha: np.where(z > 0, alpha * z, z)], "positive side"),
+        ([lambda z, alpha: np.where(z > 0, z, 0.1 * z)], "alpha argument"),
+    ]),
+    (checks.collapse_linear, [lambda layers: _collapse_ok(layers)], [
+        ([placeholder], "not written yet"),
+        ([lambda layers: _collapse_ok(layers)[0]], "pair"),
+        ([lambda layers: (_collapse_ok(layers)[0], layers[-1][1])], "earlier biases"),
+        ([lambda layers: (_collapse_ok(layers)[0], layers[0][1] @ layers[1][0] @ layers[2][0] + layers[2][1])], "earlier biases"),
+        ([lambda layers: (layers[2][0].T @ layers[1][0].T @ layers[0][0].T, _collapse_ok(layers)[1])], "shape"),
+    ]),
+    (checks.softmax, [lambda Z: special.softmax(Z, axis=-1)], [
+        ([placeholder], "not written yet"),
+        ([lambda Z: np.exp(Z) / np.exp(Z).sum(axis=-1, keepdims=True)], "unstable for large inputs"),
+        ([lambda Z: np.exp(Z) / np.exp(Z).sum(axis=0)], "columns"),
+        ([lambda Z: np.exp(Z) / np.exp(Z).sum()], "whole batch"),
+        ([lambda Z: (lambda e: e / e.sum(-1, keepdims=True))(np.exp(Z - Z.max()))], "own maximum"),
+    ]),
+    (checks.dead_fraction, [lambda H: float(np.mean(H.max(axis=0) <= 0))], [
+        ([placeholder], "not written yet"),
+        ([lambda H: float(np.mean(H == 0))], "zero entries"),
+        ([lambda H: float(np.mean((H == 0).any(axis=0)))], "some"),
+        ([lambda H: int(np.sum(H.max(axis=0) <= 0))], "count"),
+        ([lambda H: H.max(axis=0) <= 0], "one number"),
+    ]),
+    (checks.output_activations, [dict(checks.OUTPUT_TASKS)], [
+        ([None], "no answer yet"),
+        ([["linear"]], "dict"),
+        ([{**checks.OUTPUT_TASKS, "photo_tags": "softmax"}], "several tags"),
+        ([{**checks.OUTPUT_TASKS, "house_price": "relu"}], "unbounded"),
+        ([{"house_price": "linear"}], "missing keys"),
+    ]),
+]
+
+
+def _collapse_ok(layers):
+    W, b = layers[0]
+    for Wk, bk in layers[1:]:
+        W, b = W @ Wk, b @ Wk + bk
+    return W, b
+
+
+IDS = [c[0].__name__ for c in CASES]
+
+
+@pytest.mark.parametrize("check,answer", [(c[0], c[1]) for c in CASES], ids=IDS)
+def test_check_accepts_correct_answer(check, answer, capsys):
+    check(*answer)
+    assert "✔" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check,answer,match",
+                         [(c[0], w, m) for c in CASES for w, m in c[2]],
+                         ids=[f"{c[0].__name__}-{i}" for c in CASES for i in range(len(c[2]))])
+def test_check_rejects_wrong_answer_with_hint(check, answer, match):
+    _fails(check, *answer, match=match)
+
+
+def test_every_check_is_tested():
+    assert sorted(IDS) == sorted(checks.__all__)
+
+
+def test_reference_solutions_pass_their_checks(capsys):
+    from labkit import scratch as ref
+
+    checks.sigmoid_prime(ref.sigmoid_prime)
+    checks.softmax(ref.softmax)
+    assert capsys.readouterr().out.count("✔") == 2
+
+
+# --------------------------------------------------------------------------- student version
+def test_student_exercise_cells_fail_their_checks_with_a_hint():
+    """Run each student-version exercise cell alone, then its check: it must give a hint."""
+    import os
+
+    import nbformat
+
+    import labkit
+    from labkit.student import has_solution, strip_solution
+
+    name = "02_activation_functions.ipynb"
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks", name)
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    n_exercises = 0
+    for i, cell in enumerate(cells):
+        if not has_solution(cell.source):
+            continue
+        n_exercises += 1
+        check_src = cells[i + 1].source
+        assert check_src.startswith("checks.activations."), f"{name}: the cell after exercise {n_exercises} must call a check"
+        ns = {"np": np, "labkit": labkit, "checks": labkit.checks}
+        exec(compile(strip_solution(cell.source), f"{name}[student {i}]", "exec"), ns)
+        with pytest.raises(ExerciseError) as err:
+            exec(compile(check_src, f"{name}[check {i + 1}]", "exec"), ns)
+        assert err.value.hint and ("no answer yet" in str(err.value) or "not written yet" in str(err.value))
+        # ... and the solution passes the same check
+        ns = {"np": np, "labkit": labkit, "checks": labkit.checks, **_solution_context()}
+        exec(compile(cell.source, f"{name}[solution {i}]", "exec"), ns)
+        exec(compile(check_src, f"{name}[check {i + 1}]", "exec"), ns)
+    assert n_exercises >= 5, f"{name}: expected several exercises, found {n_exercises}"
+
+
+def _solution_context():
+    """Names the notebook defines before its exercise cells that the solutions use."""
+    from labkit import scratch as ref
+
+    return {"sigmoid": ref.sigmoid, "softmax_ref": ref.softmax, "relu": ref.relu}

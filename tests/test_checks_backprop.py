@@ -1,0 +1,168 @@
+"""labkit.checks.backprop (notebook 03, losses and backpropagation): each check accepts a right answer and
+rejects the placeholder and the typical wrong answers with the matching hint."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import special
+
+from labkit.checks import ExerciseError
+from labkit.checks import backprop as checks
+
+
+def placeholder(*args, **kwargs):
+    raise NotImplementedError()
+
+
+def _fails(check, *answer, match: str) -> None:
+    with pytest.raises(ExerciseError, match=match):
+        check(*answer)
+
+
+CASES = [
+    (checks.cross_entropy, [lambda z, y: float(np.mean(special.logsumexp(z, axis=1) - z[np.arange(len(y)), y]))], [
+        ([placeholder], "not written yet"),
+        ([lambda z, y: -np.mean(np.log(special.softmax(z, axis=1)[np.arange(len(y)), y]))], "unstable for large inputs"),
+        ([lambda z, y: special.logsumexp(z, axis=1) - z[np.arange(len(y)), y]], "one loss per example"),
+        ([lambda z, y: np.sum(special.logsumexp(z, axis=1) - z[np.arange(len(y)), y])], "sum over the batch"),
+        ([lambda z, y: -np.mean(special.logsumexp(z, axis=1) - z[np.arange(len(y)), y])], "sign"),
+    ]),
+    (checks.kl_divergence, [lambda p, q: np.sum(p * np.log(p / q), axis=-1)], [
+        ([placeholder], "not written yet"),
+        ([lambda p, q: np.sum(q * np.log(q / p), axis=-1)], "swapped"),
+        ([lambda p, q: np.sum(p * np.log2(p / q), axis=-1)], "base"),
+        ([lambda p, q: np.sum(p * np.log(p / q))], "over the batch"),
+        ([lambda p, q: -np.sum(p * np.log(p / q), axis=-1)], "sign"),
+    ]),
+    (checks.graph_derivatives, [*(lambda a: ((a - 1) * 2.0, a - 1))(special.expit(0.75))], [
+        ([None, None], "no answer yet"),
+        ([(special.expit(0.75) - 1), (special.expit(0.75) - 1)], "factor dz/dw = x"),
+        ([-(special.expit(0.75) - 1) * 2, -(special.expit(0.75) - 1)], "signs"),
+        ([(special.expit(0.75) - 1), (special.expit(0.75) - 1) * 2], "swapped"),
+        ([special.expit(0.75) * (1 - special.expit(0.75)) * 2, 0.1], "sigmoid's derivative"),
+        (["a", 1.0], "number"),
+    ]),
+    (checks.backward, [lambda params, cache, logits, y: _backward_ok(params, cache, logits, y)], [
+        ([placeholder], "not written yet"),
+        ([lambda *a: [1, 2]], "dict"),
+        ([lambda *a: {k: v for k, v in _backward_ok(*a).items() if k != "b1"}], "no key 'b1'"),
+        ([lambda *a: {**_backward_ok(*a), "W2": _backward_ok(*a)["W2"].T}], "transposed"),
+        ([lambda *a: {**_backward_ok(*a), "b2": _backward_ok(*a)["b2"].sum()}], "shape"),
+        ([lambda *a: _backward_ok(*a, mean=False)], "times too large"),
+        ([lambda *a: _backward_ok(*a, mask=False)], "ignores the ReLU"),
+    ]),
+    (checks.numerical_gradient, [lambda f, x, eps: _numgrad(f, x, eps)], [
+        ([placeholder], "not written yet"),
+        ([lambda f, x, eps: _numgrad(f, x, eps, kind="forward")], "forward difference"),
+        ([lambda f, x, eps: 2 * _numgrad(f, x, eps)], "twice"),
+        ([lambda f, x, eps: _numgrad(f, x, eps, restore=False)], "x was changed"),
+        ([lambda f, x, eps: _numgrad(f, x, eps).ravel()], "shape"),
+    ]),
+    (checks.soft_threshold, [lambda w, t: np.sign(w) * np.maximum(np.abs(w) - t, 0)], [
+        ([placeholder], "not written yet"),
+        ([lambda w, t: w - t * np.sign(w)], "crossed zero"),
+        ([lambda w, t: np.where(np.abs(w) > t, w, 0.0)], "hard thresholding"),
+        ([lambda w, t: w / (1 + t)], "L2"),
+        ([lambda w, t: np.sign(w) * np.maximum(np.abs(w) - t, 1e-12)], "wrong values|not exactly 0"),
+    ]),
+]
+
+
+def _backward_ok(params, cache, logits, y, mean=True, mask=True):
+    X, Z1, H = cache
+    n = len(y)
+    d = special.softmax(logits, axis=1)
+    d[np.arange(n), y] -= 1
+    d = d / n if mean else d
+    dH = d @ params["W2"].T
+    dZ1 = dH * (Z1 > 0) if mask else dH
+    return {"W1": X.T @ dZ1, "b1": dZ1.sum(0), "W2": H.T @ d, "b2": d.sum(0)}
+
+
+def _numgrad(f, x, eps, kind="central", restore=True):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        up = f(x)
+        if kind == "central":
+            x[i] = old - eps
+            g[i] = (up - f(x)) / (2 * eps)
+        else:
+            x[i] = old
+            g[i] = (up - f(x)) / eps
+        if restore:
+            x[i] = old
+    return g
+
+
+IDS = [c[0].__name__ for c in CASES]
+
+
+@pytest.mark.parametrize("check,answer", [(c[0], c[1]) for c in CASES], ids=IDS)
+def test_check_accepts_correct_answer(check, answer, capsys):
+    check(*answer)
+    assert "✔" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check,answer,match",
+                         [(c[0], w, m) for c in CASES for w, m in c[2]],
+                         ids=[f"{c[0].__name__}-{i}" for c in CASES for i in range(len(c[2]))])
+def test_check_rejects_wrong_answer_with_hint(check, answer, match):
+    _fails(check, *answer, match=match)
+
+
+def test_every_check_is_tested():
+    assert sorted(IDS) == sorted(checks.__all__)
+
+
+def test_reference_solutions_pass_their_checks(capsys):
+    from labkit import scratch as ref
+
+    checks.cross_entropy(ref.cross_entropy_from_logits)
+    checks.kl_divergence(ref.kl_divergence)
+    checks.backward(ref.two_layer_backward)
+    checks.numerical_gradient(ref.numerical_gradient)
+    checks.soft_threshold(ref.soft_threshold)
+    assert capsys.readouterr().out.count("✔") == 5
+
+
+# --------------------------------------------------------------------------- student version
+def test_student_exercise_cells_fail_their_checks_with_a_hint():
+    """Run each student-version exercise cell alone, then its check: it must give a hint."""
+    import os
+
+    import nbformat
+
+    import labkit
+    from labkit.student import has_solution, strip_solution
+
+    name = "03_losses_backpropagation.ipynb"
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks", name)
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    n_exercises = 0
+    for i, cell in enumerate(cells):
+        if not has_solution(cell.source):
+            continue
+        n_exercises += 1
+        check_src = cells[i + 1].source
+        assert check_src.startswith("checks.backprop."), f"{name}: the cell after exercise {n_exercises} must call a check"
+        ns = {"np": np, "labkit": labkit, "checks": labkit.checks}
+        exec(compile(strip_solution(cell.source), f"{name}[student {i}]", "exec"), ns)
+        with pytest.raises(ExerciseError) as err:
+            exec(compile(check_src, f"{name}[check {i + 1}]", "exec"), ns)
+        assert err.value.hint and ("no answer yet" in str(err.value) or "not written yet" in str(err.value))
+        # ... and the solution passes the same check
+        ns = {"np": np, "labkit": labkit, "checks": labkit.checks, **_solution_context()}
+        exec(compile(cell.source, f"{name}[solution {i}]", "exec"), ns)
+        exec(compile(check_src, f"{name}[check {i + 1}]", "exec"), ns)
+    assert n_exercises >= 5, f"{name}: expected several exercises, found {n_exercises}"
+
+
+def _solution_context():
+    """Names the notebook defines before its exercise cells that the solutions use."""
+    from labkit import scratch as ref
+
+    ctx = {"sigmoid": ref.sigmoid, "softmax_ref": ref.softmax, "relu": ref.relu}
+    ctx.update(x0=checks.GRAPH["x"], w0=checks.GRAPH["w"], b0=checks.GRAPH["b"], yv=checks.GRAPH["y"])
+    return ctx

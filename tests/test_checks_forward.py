@@ -1,0 +1,149 @@
+"""labkit.checks.forward (notebook 01, neurons and forward propagation): each check accepts a right answer and
+rejects the placeholder and the typical wrong answers with the matching hint."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import special
+
+from labkit.checks import ExerciseError
+from labkit.checks import forward as checks
+
+
+def placeholder(*args, **kwargs):
+    raise NotImplementedError()
+
+
+def _fails(check, *answer, match: str) -> None:
+    with pytest.raises(ExerciseError, match=match):
+        check(*answer)
+
+
+def dense_loop_ok(a, W, b, g):
+    z = np.zeros(W.shape[1])
+    for j in range(W.shape[1]):
+        s = b[j]
+        for i in range(W.shape[0]):
+            s += a[i] * W[i, j]
+        z[j] = s
+    return g(z)
+
+
+CASES = [
+    (checks.dense_loop, [dense_loop_ok], [
+        ([placeholder], "not written yet"),
+        ([None], "no answer yet"),
+        ([lambda a, W, b, g: g(a @ W)], "bias b is missing"),
+        ([lambda a, W, b, g: a @ W + b], "activation g was not applied"),
+        ([lambda a, W, b, g: g(W @ a + b)], "W transposed"),
+        ([lambda a, W, b, g: g(a @ W) + b], "after the activation"),
+        ([lambda a, W, b, g: None], "forget the `return`"),
+        ([lambda a, W, b, g: g(a @ W + b)[None, :]], "shape"),
+        ([lambda a, W, b, g: np.maximum(a @ W + b, 0)], "do not hard-code relu"),
+    ]),
+    (checks.dense, [lambda A, W, b, g: g(A @ W + b)], [
+        ([placeholder], "not written yet"),
+        ([lambda A, W, b, g: g(A @ W)], "bias b is missing"),
+        ([lambda A, W, b, g: g(A @ W.T + b)], "W transposed"),
+        ([lambda A, W, b, g: g(W @ A.T + b[:, None]).T], "transposed"),
+        ([lambda A, W, b, g: g(A[0] @ W + b)], "shape"),
+        ([lambda A, W, b, g: g(A @ W + b).ravel()], "shape"),
+    ]),
+    (checks.sequential, [lambda A, layers: _seq_ok(A, layers)], [
+        ([placeholder], "not written yet"),
+        ([lambda A, layers: layers[0][2](A @ layers[0][0] + layers[0][1])], "hidden layer"),
+        ([lambda A, layers: _seq_ok(A, [(W, b, lambda z: z) for W, b, _ in layers])], "activations were not applied"),
+        ([lambda A, layers: _seq_ok(A, [(W, b, lambda z: np.maximum(z, 0)) for W, b, _ in layers])], "every layer used relu"),
+        ([lambda A, layers: None], "forget the `return`"),
+    ]),
+    (checks.param_count, [2 * 16 + 16 + 16 * 8 + 8 + 8 + 1], [
+        ([None], "no answer yet"),
+        ([2 * 16 + 16 * 8 + 8], "only the weights"),
+        ([100], "not the number"),
+        (["193"], "integer"),
+    ]),
+    (checks.output_predictions,
+     [lambda z: np.argmax(z, axis=1), lambda z: special.expit(z) > 0.5], [
+         ([placeholder, placeholder], "not written yet"),
+         ([lambda z: np.argmax(z, axis=0), lambda z: z > 0], "shape"),
+         ([lambda z: np.argmin(z, axis=1), lambda z: z > 0], "expected \\[0, 1, 1, 2\\]"),
+         ([lambda z: np.argmax(z, axis=1), lambda z: special.softmax(z, axis=1) > 0.5], "used softmax"),
+         ([lambda z: np.argmax(z, axis=1), lambda z: z > 0.5], "compared the logits with 0.5"),
+         ([lambda z: np.argmax(z, axis=1), placeholder], "not written yet"),
+     ]),
+]
+
+
+def _seq_ok(A, layers):
+    for W, b, g in layers:
+        A = g(A @ W + b)
+    return A
+
+
+IDS = [c[0].__name__ for c in CASES]
+
+
+@pytest.mark.parametrize("check,answer", [(c[0], c[1]) for c in CASES], ids=IDS)
+def test_check_accepts_correct_answer(check, answer, capsys):
+    check(*answer)
+    assert "✔" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check,answer,match",
+                         [(c[0], w, m) for c in CASES for w, m in c[2]],
+                         ids=[f"{c[0].__name__}-{i}" for c in CASES for i in range(len(c[2]))])
+def test_check_rejects_wrong_answer_with_hint(check, answer, match):
+    _fails(check, *answer, match=match)
+
+
+def test_every_check_is_tested():
+    assert sorted(IDS) == sorted(checks.__all__)
+
+
+def test_reference_solutions_pass_their_checks(capsys):
+    from labkit import scratch as ref
+
+    checks.dense(ref.dense)
+    checks.sequential(ref.sequential)
+    assert capsys.readouterr().out.count("✔") == 2
+
+
+# --------------------------------------------------------------------------- student version
+def test_student_exercise_cells_fail_their_checks_with_a_hint():
+    """Run each student-version exercise cell alone, then its check: it must give a hint."""
+    import os
+
+    import nbformat
+
+    import labkit
+    from labkit.student import has_solution, strip_solution
+
+    name = "01_neurons_forward_propagation.ipynb"
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks", name)
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    n_exercises = 0
+    for i, cell in enumerate(cells):
+        if not has_solution(cell.source):
+            continue
+        n_exercises += 1
+        check_src = cells[i + 1].source
+        assert check_src.startswith("checks.forward."), f"{name}: the cell after exercise {n_exercises} must call a check"
+        ns = {"np": np, "labkit": labkit, "checks": labkit.checks}
+        exec(compile(strip_solution(cell.source), f"{name}[student {i}]", "exec"), ns)
+        with pytest.raises(ExerciseError) as err:
+            exec(compile(check_src, f"{name}[check {i + 1}]", "exec"), ns)
+        assert err.value.hint and ("no answer yet" in str(err.value) or "not written yet" in str(err.value))
+        # ... and the solution passes the same check
+        ns = {"np": np, "labkit": labkit, "checks": labkit.checks, **_solution_context()}
+        exec(compile(cell.source, f"{name}[solution {i}]", "exec"), ns)
+        exec(compile(check_src, f"{name}[check {i + 1}]", "exec"), ns)
+    assert n_exercises >= 5, f"{name}: expected several exercises, found {n_exercises}"
+
+
+def _solution_context():
+    """Names the notebook defines before its exercise cells that the solutions use."""
+    from labkit import scratch as ref
+
+    ctx = {"sigmoid": ref.sigmoid, "softmax_ref": ref.softmax, "relu": ref.relu}
+    ctx["dense"] = lambda A, W, b, g: g(A @ W + b)
+    return ctx
