@@ -24,6 +24,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from labkit.validation import check_array, check_bool, check_callable, check_int, check_labels, check_option
+
 __all__ = ["LayerStats", "layer_stats", "GradientStats", "plot_gradient_stats", "plot_layer_stats",
            "kernel_layers", "relu_layers", "dead_fraction"]
 
@@ -60,6 +62,8 @@ def relu_layers(model) -> list:
 
 def _flat_layers(model) -> list:
     keras = _keras()
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a Keras model, got {type(model).__name__}.")
     out = []
     for layer in model.layers:
         if isinstance(layer, keras.Model):
@@ -74,9 +78,17 @@ def dead_fraction(activations: np.ndarray) -> float:
 
     activations: (N, units) or (N, ..., channels) outputs of a ReLU layer.
     """
-    a = np.asarray(activations)
+    a = check_array(activations, "activations", min_len=0)
     if a.ndim < 2:
         raise ValueError(f"activations must have a batch axis and a unit axis, got shape {a.shape}.")
+    if a.shape[0] == 0 or a.shape[-1] == 0:
+        raise ValueError(f"activations of shape {a.shape} have no {'example' if a.shape[0] == 0 else 'unit'}; "
+                         "pass the outputs of a ReLU layer on at least one example.")
+    return _dead_fraction(a)
+
+
+def _dead_fraction(a: np.ndarray) -> float:
+    """:func:`dead_fraction` without the checks (a probe of a diverged model may hold NaN)."""
     alive = np.any(a.reshape(-1, a.shape[-1]) > 0, axis=0)
     return float(1.0 - alive.mean())
 
@@ -122,6 +134,8 @@ class _Probe:
 
     def __init__(self, model, loss: Callable | None, training: bool):
         keras = _keras()
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"model must be a Keras model, got {type(model).__name__}.")
         if not getattr(model, "built", False) or not model.inputs:
             raise ValueError("layer statistics need a built Sequential or functional model with "
                              "keras.Input(...); a subclassed model has no layer outputs to read.")
@@ -136,30 +150,46 @@ class _Probe:
         outputs = [model.outputs[0]] + [l.output for l in self.layers] + [l.output for l in self.relus]
         self.features = keras.Model(model.inputs, outputs)
 
-    def __call__(self, x, y) -> LayerStats:
+    def _sparse_classes(self) -> int | None:
+        """The number of classes when the loss takes integer labels (sparse cross-entropy), else None."""
+        keras = _keras()
+        loss = self.loss if self.loss is not None else getattr(self.model, "loss", None)
+        sparse = isinstance(loss, keras.losses.SparseCategoricalCrossentropy) or loss in (
+            "sparse_categorical_crossentropy", keras.losses.sparse_categorical_crossentropy)
+        shape = self.model.outputs[0].shape
+        return int(shape[-1]) if sparse and len(shape) == 2 and shape[-1] is not None else None
+
+    def __call__(self, x, y, y_name: str = "y") -> LayerStats:
         import tensorflow as tf
 
         keras = _keras()
         model = self.model
+        k = self._sparse_classes()
+        if k is not None:  # out-of-range labels: an error on a CPU, a silent NaN loss on a GPU
+            check_labels(np.asarray(y).reshape(-1), y_name, n_classes=k)
         saved = [v.numpy() for v in model.non_trainable_variables] if self.training else None
         kernels = [l.kernel for l in self.layers]
         x = tf.convert_to_tensor(x)
         with tf.GradientTape() as tape:
             outs = self.features(x, training=self.training)
             y_pred = outs[0]
-            if self.loss is not None:
-                loss = self.loss(y, y_pred)
-                if model.losses:
-                    loss = loss + tf.add_n([tf.cast(l, loss.dtype) for l in model.losses])
-            else:
-                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=self.training)
+            try:
+                if self.loss is not None:
+                    loss = self.loss(y, y_pred)
+                    if model.losses:
+                        loss = loss + tf.add_n([tf.cast(l, loss.dtype) for l in model.losses])
+                else:
+                    loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=self.training)
+            except tf.errors.InvalidArgumentError as err:
+                raise ValueError(f"the loss could not be computed on {y_name} ({err.message.splitlines()[0]}); "
+                                 f"pass the targets the loss expects.") from err
         grads = tape.gradient(loss, kernels)
         if saved is not None:  # a training-mode pass must not move BN statistics
             for v, val in zip(model.non_trainable_variables, saved):
                 v.assign(val)
         n = len(self.layers)
         acts = [keras.ops.convert_to_numpy(a).astype("float64") for a in outs[1:1 + n]]
-        relu_acts = [keras.ops.convert_to_numpy(a) for a in outs[1 + n:]]
+        relu_acts = [keras.ops.convert_to_numpy(a).astype("float32") for a in outs[1 + n:]]
         return LayerStats(
             layer_names=[l.name for l in self.layers],
             relu_names=[l.name for l in self.relus],
@@ -167,7 +197,7 @@ class _Probe:
             weight_norm=np.array([float(tf.norm(tf.cast(k, tf.float64))) for k in kernels]),
             act_mean=np.array([a.mean() for a in acts]),
             act_std=np.array([a.std() for a in acts]),
-            dead_fraction=np.array([dead_fraction(a) for a in relu_acts]),
+            dead_fraction=np.array([_dead_fraction(a) for a in relu_acts]),
             loss=float(loss),
         )
 
@@ -181,15 +211,25 @@ def layer_stats(model, x, y, *, loss: Callable | None = None, training: bool = T
     non-trainable state, so measuring never changes the model.
     """
     _check_batch(x, y)
+    _check_probe_options(loss, training)
     return _Probe(model, loss, training)(x, y)
 
 
-def _check_batch(x, y) -> None:
+def _check_batch(x, y, x_name: str = "x", y_name: str = "y") -> None:
+    for name, a in ((x_name, x), (y_name, y)):
+        if not hasattr(a, "__len__") or isinstance(a, str):
+            raise TypeError(f"{name} must be an array (a probe batch), got {type(a).__name__}.")
     nx, ny = len(x), len(y)
     if nx == 0:
-        raise ValueError("the probe batch is empty; pass a few hundred examples.")
+        raise ValueError(f"{x_name} is empty (the probe batch); pass a few hundred examples.")
     if nx != ny:
-        raise ValueError(f"x and y have different lengths ({nx} vs {ny}).")
+        raise ValueError(f"{x_name} and {y_name} have different lengths ({nx} vs {ny}).")
+
+
+def _check_probe_options(loss, training) -> None:
+    if loss is not None:
+        check_callable(loss, "loss", what="a loss function loss(y_true, y_pred), e.g. a keras.losses.Loss")
+    check_bool(training, "training")
 
 
 # --------------------------------------------------------------------------- callback
@@ -213,13 +253,12 @@ class GradientStats(_make_callback_base()):
     def __init__(self, x_probe, y_probe, *, every: int = 1, unit: str = "epoch",
                  loss: Callable | None = None, training: bool = True):
         super().__init__()
-        _check_batch(x_probe, y_probe)
-        if unit not in ("epoch", "batch"):
-            raise ValueError(f"unit must be 'epoch' or 'batch', got {unit!r}.")
-        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-            raise ValueError(f"every must be a positive integer, got {every!r}.")
+        _check_batch(x_probe, y_probe, "x_probe", "y_probe")
+        unit = check_option(unit, "unit", ("epoch", "batch"))
+        every = check_int(every, "every", min_val=1)
+        _check_probe_options(loss, training)
         self.x_probe, self.y_probe = x_probe, y_probe
-        self.every, self.unit, self.loss, self.training = int(every), unit, loss, training
+        self.every, self.unit, self.loss, self.training = every, unit, loss, bool(training)
         self.records: list[tuple[int, int, LayerStats]] = []
         self._probe: _Probe | None = None
         self._step = 0
@@ -242,7 +281,7 @@ class GradientStats(_make_callback_base()):
             self._record()
 
     def _record(self) -> None:
-        self.records.append((self._step, self._epoch, self._probe(self.x_probe, self.y_probe)))
+        self.records.append((self._step, self._epoch, self._probe(self.x_probe, self.y_probe, "y_probe")))
 
     # results
     @property
@@ -256,7 +295,8 @@ class GradientStats(_make_callback_base()):
     @property
     def history(self) -> dict[str, np.ndarray]:
         if not self.records:
-            raise ValueError("nothing recorded yet: pass the callback to model.fit(..., callbacks=[...]).")
+            raise ValueError("nothing recorded yet: this GradientStats monitor has seen no training; pass it to "
+                             "model.fit(..., callbacks=[monitor]) first.")
         stats = [r[2] for r in self.records]
         return {
             "step": np.array([r[0] for r in self.records]),
@@ -278,7 +318,7 @@ def plot_gradient_stats(monitor: GradientStats, *, title: str = "", axes=None):
     import matplotlib.pyplot as plt
 
     if not isinstance(monitor, GradientStats):
-        raise ValueError(f"expected a GradientStats callback, got {type(monitor).__name__}.")
+        raise TypeError(f"monitor must be a GradientStats callback, got {type(monitor).__name__}.")
     h = monitor.history
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
@@ -316,11 +356,22 @@ def plot_layer_stats(stats: Mapping[str, LayerStats], *, keys: Sequence[str] = (
     """
     import matplotlib.pyplot as plt
 
+    if not isinstance(stats, Mapping):
+        raise TypeError(f"stats must be a dict {{label: LayerStats}}, got {type(stats).__name__}.")
     if not stats:
         raise ValueError("stats is empty; pass {label: layer_stats(...)}.")
-    bad = [k for k in keys if k not in ("grad_norm", "weight_norm", "act_mean", "act_std")]
-    if bad:
-        raise ValueError(f"unknown statistics {bad}; use grad_norm, weight_norm, act_mean or act_std.")
+    wrong = {label: type(v).__name__ for label, v in stats.items() if not isinstance(v, LayerStats)}
+    if wrong:
+        raise TypeError(f"stats must map labels to LayerStats (from layer_stats(...)), got {wrong}.")
+    allowed = ("grad_norm", "weight_norm", "act_mean", "act_std")
+    keys = (keys,) if isinstance(keys, str) else tuple(keys)
+    log = (log,) if isinstance(log, str) else tuple(log)
+    for name, chosen in (("keys", keys), ("log", log)):
+        bad = [k for k in chosen if k not in allowed]
+        if bad:
+            raise ValueError(f"{name} has unknown statistics {bad}; use grad_norm, weight_norm, act_mean or act_std.")
+    if not keys:
+        raise ValueError("keys is empty; name at least one statistic to plot.")
     if axes is None:
         fig, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 3.5), squeeze=False)
         axes = axes[0]

@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from labkit.metrics import _check_lengths, sigmoid, softmax
+from labkit.metrics import sigmoid, softmax
+from labkit.validation import (check_array, check_bool, check_callable, check_int, check_labels, check_same_length,
+                               check_str)
 
 __all__ = ["LearningCurve", "ValidationCurve", "learning_curve", "validation_curve", "error_rate",
            "cross_entropy"]
@@ -30,29 +32,52 @@ def _binary_probs(out: np.ndarray, from_logits: bool) -> np.ndarray:
     return sigmoid(out[:, 0]) if from_logits else out[:, 0]
 
 
+def _labels_and_outputs(y_true: Any, outputs: Any, from_logits: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Integer labels (n,) and outputs (n, k) of one length, labels within the k classes
+    (0/1 for a single output column); probabilities checked when ``from_logits`` is False."""
+    from_logits = check_bool(from_logits, "from_logits")
+    y = check_array(y_true, "y_true", ndim=(1, 2))
+    if y.ndim == 2:
+        y = y.argmax(axis=1) if y.shape[1] > 1 else y[:, 0]  # one-hot rows, or an (n, 1) column
+    out = check_array(outputs, "outputs", ndim=(1, 2)).astype(np.float64)
+    if out.ndim == 1:
+        out = out[:, None]
+    check_same_length(y_true=y, outputs=out)
+    y = check_labels(y.astype(np.int64) if y.dtype == bool else y, "y_true", n_classes=max(2, out.shape[1]))
+    if not from_logits and (out.min() < 0 or out.max() > 1):
+        raise ValueError(f"outputs must be probabilities in [0, 1] when from_logits=False, got values from "
+                         f"{out.min():g} to {out.max():g}; pass from_logits=True for logits.")
+    return y, out
+
+
 def error_rate(y_true: np.ndarray, outputs: np.ndarray, from_logits: bool = True) -> float:
     """Fraction misclassified. ``outputs``: (n, k) scores (arg-max) or (n, 1) binary scores
-    (positive at logit >= 0, i.e. probability >= 0.5)."""
-    y = np.asarray(y_true)
-    if y.ndim == 2 and y.shape[1] > 1:
-        y = y.argmax(axis=1)
-    y = y.reshape(-1)
-    out = np.asarray(outputs).reshape(len(y), -1)
+    (positive at logit >= 0, i.e. probability >= 0.5).
+
+    ``y_true``: (n,) integer labels in ``0 .. k-1`` (0/1 for one output column) or (n, k)
+    one-hot rows; a length mismatch, fractional, negative or too-large labels raise ValueError.
+    """
+    y, out = _labels_and_outputs(y_true, outputs, from_logits)
     pred = out.argmax(axis=1) if out.shape[1] > 1 else (_binary_probs(out, from_logits) >= 0.5).astype(int)
     return float(np.mean(pred != y))
 
 
 def cross_entropy(y_true: np.ndarray, outputs: np.ndarray, from_logits: bool = True) -> float:
-    """Mean cross-entropy (natural log) of integer labels under the model's outputs."""
-    y = np.asarray(y_true)
-    if y.ndim == 2 and y.shape[1] > 1:
-        y = y.argmax(axis=1)
-    y = y.reshape(-1).astype(np.int64)
-    out = np.asarray(outputs, dtype=np.float64).reshape(len(y), -1)
+    """Mean cross-entropy (natural log) of integer labels under the model's outputs.
+
+    With ``from_logits=False`` the outputs must be probabilities: in [0, 1] and, for
+    several columns, rows that sum to 1.
+    """
+    y, out = _labels_and_outputs(y_true, outputs, from_logits)
     eps = 1e-12
     if out.shape[1] == 1:
         p = np.clip(_binary_probs(out, from_logits), eps, 1 - eps)
         return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    sums = out.sum(axis=1)
+    if not from_logits and not np.allclose(sums, 1.0, atol=1e-3):
+        i = int(np.argmax(np.abs(sums - 1.0)))
+        raise ValueError(f"outputs must be probabilities whose rows sum to 1 when from_logits=False; row {i} "
+                         f"sums to {sums[i]:.4g}. Pass from_logits=True for logits (or apply a softmax).")
     probs = softmax(out) if from_logits else out
     return float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], eps, 1.0))))
 
@@ -63,6 +88,9 @@ _ERRORS: dict[str, Callable[..., float]] = {"error_rate": error_rate, "cross_ent
 def _error_fn(error: str | Callable) -> tuple[Callable, str]:
     if callable(error):
         return error, getattr(error, "__name__", "error")
+    if not isinstance(error, str):
+        raise TypeError(f"error must be one of {sorted(_ERRORS)} or a function f(y_true, outputs) -> float, "
+                        f"got {type(error).__name__}.")
     if error not in _ERRORS:
         raise ValueError(f"unknown error {error!r}; use one of {sorted(_ERRORS)} or a function "
                          "f(y_true, outputs) -> float.")
@@ -127,12 +155,6 @@ class ValidationCurve:
 
 
 # --------------------------------------------------------------------------- helpers
-def _check_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
 def _train_one(build: Callable[[], Any], x_fit, y_fit, x_val, y_val, *, epochs: int, batch_size: int,
                seed: int, err: Callable, from_logits: bool, fit_kwargs: dict) -> tuple[float, float, float, dict]:
     """Clear the session, seed, build, fit, predict train + val once each; returns errors."""
@@ -160,10 +182,27 @@ def _train_one(build: Callable[[], Any], x_fit, y_fit, x_val, y_val, *, epochs: 
 
 def _validate_data(x_train, y_train, x_val, y_val) -> None:
     for name, a in (("x_train", x_train), ("y_train", y_train), ("x_val", x_val), ("y_val", y_val)):
-        if a is None or len(a) == 0:
+        if not hasattr(a, "__len__") or isinstance(a, str):
+            raise TypeError(f"{name} must be an array of examples, got {type(a).__name__}.")
+        if len(a) == 0:
             raise ValueError(f"{name} is empty; pass at least one example.")
-    _check_lengths(x_train=np.empty(len(x_train)), y_train=np.empty(len(y_train)))
-    _check_lengths(x_val=np.empty(len(x_val)), y_val=np.empty(len(y_val)))
+    check_same_length(x_train=x_train, y_train=y_train)
+    check_same_length(x_val=x_val, y_val=y_val)
+
+
+def _validate_fit(build_model, epochs, batch_size, seed, error, from_logits, fit_kwargs, verbose, what):
+    """The arguments every curve shares; returns (epochs, batch_size, seed, err, err_name, fit_kwargs)."""
+    check_callable(build_model, "build_model", what=what)
+    epochs, batch_size = check_int(epochs, "epochs", min_val=1), check_int(batch_size, "batch_size", min_val=1)
+    seed = check_int(seed, "seed", min_val=0)
+    err, err_name = _error_fn(error)
+    check_bool(from_logits, "from_logits")
+    check_bool(verbose, "verbose")
+    if fit_kwargs is not None and not isinstance(fit_kwargs, dict):
+        raise TypeError(f"fit_kwargs must be a dict of extra model.fit arguments, got {type(fit_kwargs).__name__}.")
+    if "validation_data" in (fit_kwargs or {}):
+        raise ValueError("do not pass validation_data in fit_kwargs; the curve measures x_val itself.")
+    return epochs, batch_size, seed, err, err_name, dict(fit_kwargs or {})
 
 
 # --------------------------------------------------------------------------- curves
@@ -193,11 +232,13 @@ def learning_curve(build_model: Callable[[], Any], x_train, y_train, x_val, y_va
         a :class:`LearningCurve` (errors are of the final weights, in inference mode).
     """
     _validate_data(x_train, y_train, x_val, y_val)
-    epochs, batch_size = _check_int("epochs", epochs), _check_int("batch_size", batch_size)
-    seed = _check_int("seed", seed, minimum=0)
-    err, err_name = _error_fn(error)
+    epochs, batch_size, seed, err, err_name, fit_kwargs = _validate_fit(
+        build_model, epochs, batch_size, seed, error, from_logits, fit_kwargs, verbose,
+        "a function () -> compiled keras.Model")
+    if shuffle_seed is not None:
+        shuffle_seed = check_int(shuffle_seed, "shuffle_seed", min_val=0)
     n_pool = len(x_train)
-    sizes_in = np.asarray(train_sizes)
+    sizes_in = check_array(train_sizes, "train_sizes", min_len=0)
     if sizes_in.ndim != 1 or sizes_in.size == 0 or sizes_in.dtype.kind not in "iuf":
         raise ValueError(f"train_sizes must be a non-empty 1-D list of numbers, got {train_sizes!r}.")
     if sizes_in.dtype.kind == "f" and np.all(sizes_in <= 1.0):
@@ -214,8 +255,6 @@ def learning_curve(build_model: Callable[[], Any], x_train, y_train, x_val, y_va
         raise ValueError(f"train_sizes go up to {int(sizes.max())} but there are only {n_pool} training examples.")
     if np.any(np.diff(sizes) <= 0):
         raise ValueError(f"train_sizes must be strictly increasing, got {sizes.tolist()}.")
-    if "validation_data" in (fit_kwargs or {}):
-        raise ValueError("do not pass validation_data in fit_kwargs; the curve measures x_val itself.")
     perm = np.random.default_rng(seed if shuffle_seed is None else shuffle_seed).permutation(n_pool)
     x_train, y_train = np.asarray(x_train), np.asarray(y_train)
     tr, va, secs, hists = [], [], [], []
@@ -223,7 +262,7 @@ def learning_curve(build_model: Callable[[], Any], x_train, y_train, x_val, y_va
         idx = np.sort(perm[:n])
         t, v, s, h = _train_one(build_model, x_train[idx], y_train[idx], x_val, y_val, epochs=epochs,
                                 batch_size=batch_size, seed=seed, err=err, from_logits=from_logits,
-                                fit_kwargs=dict(fit_kwargs or {}))
+                                fit_kwargs=dict(fit_kwargs))
         tr.append(t), va.append(v), secs.append(s), hists.append(h)
         if verbose:
             print(f"n_train {int(n):>6d}: train {err_name} {t:.4f}, val {v:.4f} ({s:.0f} s)", flush=True)
@@ -246,19 +285,20 @@ def validation_curve(build_model: Callable[[Any], Any], param_values: Sequence[A
         a :class:`ValidationCurve`; ``best_value`` has the lowest validation error.
     """
     _validate_data(x_train, y_train, x_val, y_val)
-    epochs, batch_size = _check_int("epochs", epochs), _check_int("batch_size", batch_size)
-    seed = _check_int("seed", seed, minimum=0)
-    err, err_name = _error_fn(error)
+    epochs, batch_size, seed, err, err_name, fit_kwargs = _validate_fit(
+        build_model, epochs, batch_size, seed, error, from_logits, fit_kwargs, verbose,
+        "a function (value) -> compiled keras.Model")
+    param_name = check_str(param_name, "param_name")
+    if isinstance(param_values, (str, bytes)) or not hasattr(param_values, "__iter__"):
+        raise TypeError(f"param_values must be a list of values to try, got {type(param_values).__name__}.")
     values = list(param_values)
     if not values:
         raise ValueError("param_values is empty; pass at least one value to try.")
-    if "validation_data" in (fit_kwargs or {}):
-        raise ValueError("do not pass validation_data in fit_kwargs; the curve measures x_val itself.")
     tr, va, secs, hists = [], [], [], []
     for value in values:
         t, v, s, h = _train_one(lambda: build_model(value), x_train, y_train, x_val, y_val, epochs=epochs,
                                 batch_size=batch_size, seed=seed, err=err, from_logits=from_logits,
-                                fit_kwargs=dict(fit_kwargs or {}))
+                                fit_kwargs=dict(fit_kwargs))
         tr.append(t), va.append(v), secs.append(s), hists.append(h)
         if verbose:
             print(f"{param_name} = {value:g}: train {err_name} {t:.4f}, val {v:.4f} ({s:.0f} s)", flush=True)

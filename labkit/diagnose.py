@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from labkit.validation import check_int, check_number
 
 __all__ = ["Diagnosis", "bias_variance", "from_curve", "VERDICTS", "ADVICE"]
 
@@ -56,12 +56,9 @@ class Diagnosis:
                 f"{self.variance_gap:+.4f} (tolerance {self.tolerance:g}). {self.advice}")
 
 
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number, got {type(value).__name__}.")
-    v = float(value)
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {v}.")
+def _error(name: str, value: Any) -> float:
+    """An error or loss: a finite number >= 0."""
+    v = check_number(value, name)
     if v < 0:
         raise ValueError(f"{name} must be >= 0 (an error or a loss), got {v}.")
     return v
@@ -82,8 +79,8 @@ def bias_variance(j_train: float, j_cv: float, baseline: float, tolerance: float
         a :class:`Diagnosis`: high bias when ``j_train - baseline > tolerance``, high
         variance when ``j_cv - j_train > tolerance``; both, or neither ("good fit").
     """
-    jt, jc, b = _number("j_train", j_train), _number("j_cv", j_cv), _number("baseline", baseline)
-    tol = _number("tolerance", tolerance)
+    jt, jc, b = _error("j_train", j_train), _error("j_cv", j_cv), _error("baseline", baseline)
+    tol = _error("tolerance", tolerance)
     if tol == 0:
         raise ValueError("tolerance must be > 0; any real measurement has some noise.")
     bias_gap, variance_gap = jt - b, jc - jt
@@ -96,9 +93,12 @@ def bias_variance(j_train: float, j_cv: float, baseline: float, tolerance: float
 def from_curve(curve: Any, baseline: float, tolerance: float = 0.02, index: int = -1) -> Diagnosis:
     """:func:`bias_variance` at one point (default the largest training set or, for a
     validation curve, ``index``) of a :class:`labkit.curves.LearningCurve`/``ValidationCurve``."""
-    try:
-        jt, jc = float(curve.train_error[index]), float(curve.val_error[index])
-    except (AttributeError, IndexError, TypeError):
-        raise ValueError("curve must be a LearningCurve or ValidationCurve with a point at index "
-                         f"{index}.") from None
+    if not (hasattr(curve, "train_error") and hasattr(curve, "val_error")):
+        raise TypeError(f"curve must be a LearningCurve or ValidationCurve (with train_error and val_error), "
+                        f"got {type(curve).__name__}.")
+    index = check_int(index, "index")
+    n = len(curve.train_error)
+    if not -n <= index < n:
+        raise ValueError(f"index {index} is out of range: the curve has {n} point(s).")
+    jt, jc = float(curve.train_error[index]), float(curve.val_error[index])
     return bias_variance(jt, jc, baseline, tolerance)

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from labkit.metrics import _check_lengths, softmax, to_labels
+from labkit.metrics import softmax, to_labels
+from labkit.validation import check_array, check_bool, check_int, check_names, check_same_length, check_str
 
 __all__ = ["ErrorAnalysis", "error_analysis", "plot_errors"]
 
@@ -79,15 +80,15 @@ class ErrorAnalysis:
         A later tag replaces an earlier one. Returns ``self`` so calls chain. Raises
         ``ValueError`` for an index that is not a misclassified example.
         """
-        if not isinstance(category, str) or not category.strip():
-            raise ValueError(f"category must be a non-empty string, got {category!r}.")
-        idx = [index] if isinstance(index, (int, np.integer)) else list(index)
+        category = check_str(category, "category")
+        if isinstance(index, (str, bytes, bool, np.bool_)) or not isinstance(index, (int, np.integer, Iterable)):
+            raise TypeError(f"index must be a dataset index or a list of them, got {index!r} of type "
+                            f"{type(index).__name__}.")
+        idx = [check_int(i, "index") for i in ([index] if isinstance(index, (int, np.integer)) else list(index))]
         errors = set(self.all_indices.tolist())
         for i in idx:
-            if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
-                raise ValueError(f"indices must be integers, got {i!r}.")
-            if int(i) not in errors:
-                raise ValueError(f"example {i} is not misclassified (or out of range); tag indices from "
+            if i not in errors:
+                raise ValueError(f"index {i}: example {i} is not misclassified (or out of range); tag indices from "
                                  "`.indices` or `.all_indices`.")
         for i in idx:
             self._tags[int(i)] = category.strip()
@@ -104,7 +105,7 @@ class ErrorAnalysis:
     def category_counts(self, normalize: bool = False) -> Counter | dict[str, float]:
         """Errors per category, most common first (``normalize``: shares of tagged errors)."""
         counts = Counter(self._tags.values())
-        if not normalize:
+        if not check_bool(normalize, "normalize"):
             return Counter(dict(counts.most_common()))
         total = sum(counts.values())
         return {k: v / total for k, v in counts.most_common()} if total else {}
@@ -130,13 +131,13 @@ def error_analysis(y_true: Any, y_pred_or_scores: Any, x: Any = None, n: int = 1
     """
     t, _, t_cols = to_labels(y_true, "y_true")
     p, kind, p_cols = to_labels(y_pred_or_scores, "y_pred_or_scores")
-    _check_lengths(y_true=t, y_pred_or_scores=p)
+    check_same_length(y_true=t, y_pred_or_scores=p)
     if x is not None:
-        _check_lengths(y_true=t, x=np.empty(len(x)))
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+        if not hasattr(x, "__len__"):
+            raise TypeError(f"x must be an array of examples (or None), got {type(x).__name__}.")
+        check_same_length(y_true=t, x=x)
+    n = check_int(n, "n", min_val=1)
+    seed = check_int(seed, "seed", min_val=0)
     confidence = None
     if kind in ("probabilities", "logits", "one-hot"):
         scores = np.asarray(y_pred_or_scores, dtype=np.float64)
@@ -145,7 +146,7 @@ def error_analysis(y_true: Any, y_pred_or_scores: Any, x: Any = None, n: int = 1
     k = max(int(t.max()), int(p.max())) + 1
     k = max(k, t_cols or 0, p_cols or 0)
     if class_names is not None:
-        names = tuple(str(c) for c in class_names)
+        names = check_names(class_names, "class_names")
         if len(names) < k:
             raise ValueError(f"{len(names)} class_names but labels go up to {k - 1}.")
     else:
@@ -162,12 +163,23 @@ def plot_errors(analysis: ErrorAnalysis, x: Any, indices: Sequence[int] | None =
     with the category tag when there is one. Returns the Figure."""
     from labkit import plots
 
-    x = np.asarray(x)
+    if not isinstance(analysis, ErrorAnalysis):
+        raise TypeError(f"analysis must be an ErrorAnalysis (from error_analysis(...)), got {type(analysis).__name__}.")
+    x = check_array(x, "x", kind="any", min_len=0)
     if len(x) != len(analysis.y_true):
         raise ValueError(f"x has {len(x)} examples but the analysis covers {len(analysis.y_true)}.")
-    idx = np.asarray(analysis.indices if indices is None else indices, dtype=np.int64)[:max_images]
+    max_images = check_int(max_images, "max_images", min_val=1)
+    check_int(ncols, "ncols", min_val=1)
+    if indices is None:
+        idx = analysis.indices
+    else:
+        idx = check_array(indices, "indices", ndim=1, kind="integer", min_len=0)
+        if idx.size and (idx.min() < 0 or idx.max() >= len(x)):
+            raise ValueError(f"indices must be dataset indices in [0, {len(x)}), got values from {idx.min()} "
+                             f"to {idx.max()}.")
+    idx = np.asarray(idx, dtype=np.int64)[:max_images]
     if idx.size == 0:
-        raise ValueError("there are no misclassified examples to plot.")
+        raise ValueError("there are no misclassified examples to plot (indices is empty).")
     titles = []
     for i in idx:
         t, p = analysis.name(int(analysis.y_true[i])), analysis.name(int(analysis.y_pred[i]))

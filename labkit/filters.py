@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from labkit.validation import check_int, check_number, check_numbers
+
 __all__ = ["gabor_kernel", "dog_kernel", "gabor_bank", "GaborInitializer"]
 
 
@@ -16,10 +18,10 @@ def gabor_kernel(size: int, sigma: float, theta: float, wavelength: float, gamma
     measured from the kernel centre (x to the right, y downwards). The carrier varies
     along direction ``theta``, so the kernel responds to edges/stripes perpendicular to it.
     """
-    if not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size must be a positive integer, got {size!r}.")
-    if sigma <= 0 or wavelength <= 0:
-        raise ValueError("sigma and wavelength must be positive.")
+    size = check_int(size, "size", min_val=1)
+    sigma = check_number(sigma, "sigma", min_val=0, include_min=False)
+    wavelength = check_number(wavelength, "wavelength", min_val=0, include_min=False)
+    theta, gamma, psi = check_number(theta, "theta"), check_number(gamma, "gamma"), check_number(psi, "psi")
     half = (size - 1) / 2.0
     y, x = np.mgrid[0:size, 0:size].astype(np.float64) - half
     xr = x * np.cos(theta) + y * np.sin(theta)
@@ -29,8 +31,9 @@ def gabor_kernel(size: int, sigma: float, theta: float, wavelength: float, gamma
 
 def dog_kernel(size: int, sigma: float, ratio: float = 1.6) -> np.ndarray:
     """Difference of two normalised Gaussians (centre-surround, like retinal cells)."""
-    if sigma <= 0 or ratio <= 1:
-        raise ValueError("sigma must be > 0 and ratio > 1.")
+    size = check_int(size, "size", min_val=1)
+    sigma = check_number(sigma, "sigma", min_val=0, include_min=False)
+    ratio = check_number(ratio, "ratio", min_val=1, include_min=False)
     half = (size - 1) / 2.0
     y, x = np.mgrid[0:size, 0:size].astype(np.float64) - half
     r2 = x ** 2 + y ** 2
@@ -48,6 +51,9 @@ def gabor_bank(size: int = 5, n_orientations: int = 4, wavelengths=(3.0, 5.0), p
     ``n_orientations`` orientations x ``wavelengths`` x ``phases``, then DoG blobs.
     Each filter is zero-mean and unit-norm; a colour input gets the same filter on
     every channel (a luminance filter)."""
+    n_orientations, wavelengths, phases, dog_sigmas = _bank_spec(n_orientations, wavelengths, phases, dog_sigmas)
+    in_channels = check_int(in_channels, "in_channels", min_val=1)
+    size = check_int(size, "size", min_val=1)
     kernels = []
     for lam in wavelengths:
         for psi in phases:
@@ -61,6 +67,18 @@ def gabor_bank(size: int = 5, n_orientations: int = 4, wavelengths=(3.0, 5.0), p
         bank.append(k / (np.linalg.norm(k) + 1e-12))
     bank = np.stack(bank, axis=-1)[:, :, None, :] / np.sqrt(in_channels)
     return np.repeat(bank, in_channels, axis=2).astype(np.float32)
+
+
+def _bank_spec(n_orientations, wavelengths, phases, dog_sigmas) -> tuple[int, tuple, tuple, tuple]:
+    """The checked description of a Gabor bank; at least one filter."""
+    n_orientations = check_int(n_orientations, "n_orientations", min_val=1)
+    wavelengths = check_numbers(wavelengths, "wavelengths", min_len=0, min_val=0, include_min=False)
+    phases = check_numbers(phases, "phases", min_len=0)
+    dog_sigmas = check_numbers(dog_sigmas, "dog_sigmas", min_len=0, min_val=0, include_min=False)
+    if not (wavelengths and phases) and not dog_sigmas:
+        raise ValueError("the bank would hold no filter: give wavelengths and phases (Gabor filters) or "
+                         "dog_sigmas (difference-of-Gaussian blobs).")
+    return n_orientations, wavelengths, phases, dog_sigmas
 
 
 def _initializer_base():
@@ -78,10 +96,8 @@ class GaborInitializer(_initializer_base()):
 
     def __init__(self, n_orientations: int = 4, wavelengths=(3.0, 5.0), phases=(0.0, float(np.pi / 2)),
                  dog_sigmas=(1.0,)):
-        self.n_orientations = int(n_orientations)
-        self.wavelengths = tuple(float(w) for w in wavelengths)
-        self.phases = tuple(float(p) for p in phases)
-        self.dog_sigmas = tuple(float(s) for s in dog_sigmas)
+        self.n_orientations, self.wavelengths, self.phases, self.dog_sigmas = _bank_spec(
+            n_orientations, wavelengths, phases, dog_sigmas)
 
     @property
     def n_filters(self) -> int:
@@ -93,8 +109,8 @@ class GaborInitializer(_initializer_base()):
         if len(shape) != 4 or shape[0] != shape[1]:
             raise ValueError(f"GaborInitializer needs a square conv kernel shape (k, k, c_in, n), got {tuple(shape)}.")
         if shape[3] != self.n_filters:
-            raise ValueError(f"this Gabor bank has {self.n_filters} filters but the layer asks for {shape[3]}; "
-                             f"use Conv2D({self.n_filters}, ...).")
+            raise ValueError(f"this Gabor bank has {self.n_filters} filters but the layer asks for {shape[3]} "
+                             f"(kernel shape {tuple(shape)}); use Conv2D({self.n_filters}, ...).")
         bank = gabor_bank(int(shape[0]), self.n_orientations, self.wavelengths, self.phases, int(shape[2]),
                           self.dog_sigmas)
         return keras.ops.convert_to_tensor(bank, dtype=dtype or "float32")

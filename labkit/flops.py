@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from labkit.validation import check_int, check_number, check_option
+
 __all__ = ["layer_flops", "model_flops", "training_flops", "matmul_peak"]
 
 
@@ -24,6 +26,9 @@ def _spatial(shape) -> int:
 def layer_flops(layer) -> int:
     """Forward FLOPs per example of one built Keras layer (0 for layers not counted)."""
     from keras import layers
+
+    if not isinstance(layer, layers.Layer):
+        raise TypeError(f"layer must be a Keras layer, got {type(layer).__name__}.")
 
     if isinstance(layer, layers.SeparableConv2D):
         out = layer.output.shape
@@ -57,7 +62,7 @@ def model_flops(model) -> int:
     import keras
 
     if not isinstance(model, keras.Model):
-        raise ValueError(f"expected a Keras model, got {type(model).__name__}.")
+        raise TypeError(f"model must be a Keras model, got {type(model).__name__}.")
     if not model.built:
         raise ValueError("the model is not built: create it with keras.Input(...) or call it once.")
     return int(sum(layer_flops(layer) for layer in model.layers))
@@ -65,8 +70,8 @@ def model_flops(model) -> int:
 
 def training_flops(model, examples: int, backward_factor: float = 2.0) -> float:
     """Training FLOPs for ``examples`` examples: (1 + backward_factor) x the forward pass."""
-    if examples < 0:
-        raise ValueError(f"examples must be >= 0, got {examples}.")
+    examples = check_int(examples, "examples", min_val=0)
+    backward_factor = check_number(backward_factor, "backward_factor", min_val=0)
     return float(model_flops(model)) * (1.0 + backward_factor) * examples
 
 
@@ -76,12 +81,11 @@ def matmul_peak(dtype: str = "float32", n: int = 2048, repeats: int = 5, rounds:
     ``dtype``: ``"float32"`` or ``"bfloat16"``. Takes the best of ``rounds`` timings of
     ``repeats`` products each (2 n^3 FLOPs per product), after one warm-up product.
     """
+    dtype = check_option(dtype, "dtype", ("float32", "bfloat16", "float16"))
+    n = check_int(n, "n", min_val=16)
+    repeats, rounds = check_int(repeats, "repeats", min_val=1), check_int(rounds, "rounds", min_val=1)
     import tensorflow as tf
 
-    if dtype not in ("float32", "bfloat16", "float16"):
-        raise ValueError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}.")
-    if n < 16 or repeats < 1 or rounds < 1:
-        raise ValueError("need n >= 16, repeats >= 1 and rounds >= 1.")
     gen = tf.random.Generator.from_seed(0)
     a = tf.cast(gen.normal((n, n)), dtype)
     b = tf.cast(gen.normal((n, n)), dtype)

@@ -22,40 +22,32 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from labkit.validation import (check_array, check_binary_labels, check_callable, check_int, check_labels,
+                               check_number, check_same_length, check_str)
+
 __all__ = ["make_rare", "prior_log_odds", "balanced_class_weight", "oversample", "undersample",
            "balanced_dataset", "ThresholdExplorer", "threshold_explorer", "format_report"]
 
 
-def _binary_labels(y: Any, name: str = "y") -> np.ndarray:
-    """1-D int64 array of 0/1 labels, or a ValueError that says what is wrong."""
-    arr = np.asarray(y)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of 0/1 labels, got shape {arr.shape}.")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty; pass at least one label.")
-    if arr.dtype.kind == "b":
-        return arr.astype(np.int64)
-    if arr.dtype.kind not in "iuf" or not np.all(np.isin(arr, (0, 1))):
-        bad = np.unique(arr)[:5] if arr.dtype.kind in "iuf" else arr.dtype
-        raise ValueError(f"{name} must hold only 0 and 1 (binary labels), found {bad}; "
-                         f"map your classes to 0 = negative, 1 = positive first.")
-    return arr.astype(np.int64)
-
-
 def _check_xy(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(x)
-    yb = _binary_labels(y)
+    """Features (N, ...) and 0/1 labels (N,) of one length."""
+    x = check_array(x, "x", kind="any", min_len=0)
+    yb = check_binary_labels(y, "y")
     if len(x) != len(yb):
         raise ValueError(f"x and y have different lengths ({len(x)} and {len(yb)}).")
     return x, yb
 
 
 def _rng(seed: int) -> np.random.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {type(seed).__name__}.")
-    return np.random.default_rng(int(seed))
+    return np.random.default_rng(check_int(seed, "seed", min_val=0))
+
+
+def _fraction(value: Any, name: str) -> float:
+    """A number strictly between 0 and 1."""
+    v = check_number(value, name)
+    if not 0.0 < v < 1.0:
+        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}.")
+    return v
 
 
 # --------------------------------------------------------------------------- building data
@@ -68,31 +60,26 @@ def make_rare(x: Any, y: Any, positive: int | Sequence[int], prevalence: float, 
     Exactly ``round(n * prevalence)`` rows are positive (at least one). With ``n=None``
     every negative is kept and positives are added to reach the prevalence.
     """
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if y.ndim != 1 or len(x) != len(y):
-        raise ValueError(f"x and y must have the same length and y must be 1-D, got {x.shape} and {y.shape}.")
-    if isinstance(prevalence, bool) or not isinstance(prevalence, (int, float, np.floating)) \
-            or not 0.0 < float(prevalence) < 1.0:
-        raise ValueError(f"prevalence must be a number strictly between 0 and 1, got {prevalence!r}.")
-    pos_classes = np.atleast_1d(np.asarray(positive))
+    x = check_array(x, "x", kind="any", min_len=0)
+    y = check_labels(y, "y")
+    check_same_length(x=x, y=y)
+    p = _fraction(prevalence, "prevalence")
+    pos_classes = np.atleast_1d(check_array(positive, "positive", kind="integer", min_len=0))
     if pos_classes.size == 0 or not np.all(np.isin(pos_classes, y)):
         raise ValueError(f"positive={positive!r} names a class that is not in y (classes: {np.unique(y)}).")
     is_pos = np.isin(y, pos_classes)
     pos_idx, neg_idx = np.flatnonzero(is_pos), np.flatnonzero(~is_pos)
-    p = float(prevalence)
+    rng = _rng(seed)
     if n is None:
         n_neg = len(neg_idx)
         n_pos = max(1, round(n_neg * p / (1.0 - p)))
     else:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-            raise ValueError(f"n must be an integer >= 2 (or None), got {n!r}.")
-        n_pos = max(1, round(int(n) * p))
-        n_neg = int(n) - n_pos
+        n = check_int(n, "n", min_val=2)
+        n_pos = max(1, round(n * p))
+        n_neg = n - n_pos
     if n_pos > len(pos_idx) or n_neg > len(neg_idx) or n_neg < 1:
         raise ValueError(f"cannot draw {n_pos} positives and {n_neg} negatives: y has {len(pos_idx)} "
                          f"positives and {len(neg_idx)} negatives. Ask for a smaller n or another prevalence.")
-    rng = _rng(seed)
     idx = np.concatenate([rng.choice(pos_idx, n_pos, replace=False), rng.choice(neg_idx, n_neg, replace=False)])
     idx = rng.permutation(idx)
     return x[idx], is_pos[idx].astype(np.int64)
@@ -105,7 +92,7 @@ def prior_log_odds(y: Any) -> float:
     model predict the base rate instead of 0.5, so training does not spend its first
     steps learning that positives are rare.
     """
-    yb = _binary_labels(y)
+    yb = check_binary_labels(y, "y")
     pos = int(yb.sum())
     if pos == 0 or pos == len(yb):
         raise ValueError(f"y has {pos} positives out of {len(yb)}: the log-odds of a base rate of 0 or 1 "
@@ -119,7 +106,7 @@ def balanced_class_weight(y: Any) -> dict[int, float]:
     The same weights as ``sklearn.utils.class_weight.compute_class_weight("balanced")``;
     pass them to ``model.fit(..., class_weight=...)``.
     """
-    yb = _binary_labels(y)
+    yb = check_binary_labels(y, "y")
     counts = np.bincount(yb, minlength=2)
     if counts.min() == 0:
         raise ValueError(f"y must contain both classes to weight them, got counts {counts.tolist()}.")
@@ -127,10 +114,10 @@ def balanced_class_weight(y: Any) -> dict[int, float]:
 
 
 def _check_ratio(ratio: float) -> float:
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.floating)) or not ratio > 0 \
-            or not math.isfinite(float(ratio)):
-        raise ValueError(f"ratio (positives per negative) must be a positive finite number, got {ratio!r}.")
-    return float(ratio)
+    try:
+        return check_number(ratio, "ratio", min_val=0, include_min=False)
+    except ValueError:  # the type was right (a TypeError passes through); say what a ratio is
+        raise ValueError(f"ratio (positives per negative) must be a positive finite number, got {ratio!r}.") from None
 
 
 def oversample(x: Any, y: Any, *, ratio: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -141,6 +128,7 @@ def oversample(x: Any, y: Any, *, ratio: float = 1.0, seed: int = 0) -> tuple[np
     """
     x, yb = _check_xy(x, y)
     ratio = _check_ratio(ratio)
+    rng = _rng(seed)
     pos, neg = np.flatnonzero(yb == 1), np.flatnonzero(yb == 0)
     if len(pos) == 0:
         raise ValueError("y has no positives to oversample.")
@@ -148,7 +136,6 @@ def oversample(x: Any, y: Any, *, ratio: float = 1.0, seed: int = 0) -> tuple[np
     if want < len(pos):
         raise ValueError(f"ratio={ratio} asks for {want} positives but there are already {len(pos)}; "
                          f"oversampling only adds rows (use undersample to remove negatives).")
-    rng = _rng(seed)
     idx = np.concatenate([neg, pos, rng.choice(pos, want - len(pos), replace=True)])
     idx = rng.permutation(idx)
     return x[idx], yb[idx]
@@ -162,6 +149,7 @@ def undersample(x: Any, y: Any, *, ratio: float = 1.0, seed: int = 0) -> tuple[n
     """
     x, yb = _check_xy(x, y)
     ratio = _check_ratio(ratio)
+    rng = _rng(seed)
     pos, neg = np.flatnonzero(yb == 1), np.flatnonzero(yb == 0)
     if len(pos) == 0 or len(neg) == 0:
         raise ValueError(f"y needs both classes to undersample, got {len(pos)} positives and {len(neg)} negatives.")
@@ -169,7 +157,6 @@ def undersample(x: Any, y: Any, *, ratio: float = 1.0, seed: int = 0) -> tuple[n
     if keep > len(neg):
         raise ValueError(f"ratio={ratio} asks for {keep} negatives but there are only {len(neg)}; "
                          f"undersampling only removes rows (use oversample to add positives).")
-    rng = _rng(seed)
     idx = rng.permutation(np.concatenate([pos, rng.choice(neg, keep, replace=False)]))
     return x[idx], yb[idx]
 
@@ -187,30 +174,32 @@ def balanced_dataset(x: Any, y: Any, *, pos_fraction: float = 0.5, batch_size: i
     import tensorflow as tf
 
     x, yb = _check_xy(x, y)
-    if isinstance(pos_fraction, bool) or not isinstance(pos_fraction, (int, float, np.floating)) \
-            or not 0.0 < float(pos_fraction) < 1.0:
-        raise ValueError(f"pos_fraction must be strictly between 0 and 1, got {pos_fraction!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    f = _fraction(pos_fraction, "pos_fraction")
+    batch_size = check_int(batch_size, "batch_size", min_val=1)
+    seed = check_int(seed, "seed", min_val=0)
     pos, neg = np.flatnonzero(yb == 1), np.flatnonzero(yb == 0)
     if len(pos) == 0 or len(neg) == 0:
         raise ValueError(f"y needs both classes, got {len(pos)} positives and {len(neg)} negatives.")
-    _rng(seed)
 
     def stream(idx: np.ndarray, offset: int):
         ds = tf.data.Dataset.from_tensor_slices((x[idx].astype("float32"), yb[idx].astype("float32")))
         return ds.shuffle(len(idx), seed=seed + offset, reshuffle_each_iteration=True).repeat()
 
-    f = float(pos_fraction)
     mixed = tf.data.Dataset.sample_from_datasets([stream(neg, 0), stream(pos, 1)], weights=[1.0 - f, f],
                                                  seed=seed)
     steps = max(1, math.ceil(len(neg) / ((1.0 - f) * batch_size)))
-    return mixed.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE), steps
+    return mixed.batch(batch_size).prefetch(tf.data.AUTOTUNE), steps
 
 
 # --------------------------------------------------------------------------- threshold explorer
 def format_report(report: Mapping[str, Any], threshold: float) -> str:
     """A plain-text confusion matrix plus precision / recall / F1 / accuracy."""
+    if not isinstance(report, Mapping):
+        raise TypeError(f"report must be a mapping such as a BinaryReport, got {type(report).__name__}.")
+    missing = [k for k in ("tp", "fp", "fn", "tn", "precision", "recall", "f1", "accuracy") if k not in report]
+    if missing:
+        raise ValueError(f"report is missing {missing}; pass a labkit.metrics.BinaryReport or a dict with those keys.")
+    threshold = check_number(threshold, "threshold")
     tp, fp, fn, tn = (int(report[k]) for k in ("tp", "fp", "fn", "tn"))
     w = max(len(str(v)) for v in (tp, fp, fn, tn, "pred 0")) + 1
     lines = [
@@ -246,7 +235,7 @@ class ThresholdExplorer:
     calls: int = 0
 
     def update(self, threshold: float) -> Mapping[str, Any]:
-        threshold = float(threshold)
+        threshold = check_number(threshold, "threshold")
         report = self.report_fn(self.y_true, self.y_score, threshold=threshold)
         self.last, self.calls = report, self.calls + 1
         print(format_report(report, threshold))
@@ -271,16 +260,19 @@ def threshold_explorer(y_true: Any, y_score: Any, *, threshold: float = 0.5, ste
     """
     import ipywidgets as widgets
 
-    yb = _binary_labels(y_true, "y_true")
-    scores = np.asarray(y_score, dtype=np.float64).reshape(-1)
+    yb = check_binary_labels(y_true, "y_true")
+    scores = check_array(y_score, "y_score", ndim=(1, 2), finite=False, min_len=0).astype(np.float64).reshape(-1)
     if len(scores) != len(yb):
         raise ValueError(f"y_true and y_score have different lengths ({len(yb)} and {len(scores)}).")
     if not np.all(np.isfinite(scores)) or scores.min() < 0 or scores.max() > 1:
         raise ValueError("y_score must be finite probabilities in [0, 1]; apply a sigmoid to logits first.")
-    if not 0.0 <= float(threshold) <= 1.0:
+    if not 0.0 <= check_number(threshold, "threshold") <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold!r}.")
-    if not 0.0 < float(step) <= 0.5:
+    if not 0.0 < check_number(step, "step") <= 0.5:
         raise ValueError(f"step must be in (0, 0.5], got {step!r}.")
+    description = check_str(description, "description", allow_empty=True)
+    if report_fn is not None:
+        check_callable(report_fn, "report_fn", what="a function report_fn(y_true, y_score, threshold=t) -> mapping")
     if report_fn is None:
         from labkit.metrics import binary_report
 

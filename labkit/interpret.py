@@ -18,6 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
+from labkit.validation import check_array, check_bool, check_int, check_names, check_number, check_str
+
 __all__ = ["conv_layers", "last_conv_layer", "first_layer_filters", "activation_maps", "grad_cam",
            "overlay", "plot_filters", "plot_activation_maps", "plot_grad_cam"]
 
@@ -32,7 +34,7 @@ def _require_model(model) -> None:
     import keras
 
     if not isinstance(model, keras.Model):
-        raise ValueError(f"expected a Keras model, got {type(model).__name__}.")
+        raise TypeError(f"model must be a Keras model, got {type(model).__name__}.")
     try:
         model.inputs  # noqa: B018 - a subclassed model has no symbolic inputs
     except (AttributeError, ValueError):
@@ -62,7 +64,7 @@ def last_conv_layer(model) -> str:
 
 
 def _images(images, model) -> np.ndarray:
-    x = np.asarray(images)
+    x = check_array(images, "images", min_len=0)
     shape = tuple(model.inputs[0].shape[1:])
     if x.ndim == len(shape):
         x = x[None]
@@ -71,19 +73,27 @@ def _images(images, model) -> np.ndarray:
                          f"{shape}, got {np.asarray(images).shape}.")
     if x.dtype == np.uint8:
         raise ValueError("images are uint8: scale them the way the model was trained (e.g. x / 255).")
+    if len(x) == 0:
+        raise ValueError("images is empty; pass at least one image.")
     return x.astype("float32")
+
+
+def _layer(model, layer_name):
+    """The layer ``layer_name`` of ``model``; ValueError naming the conv layers when there is none."""
+    layer_name = check_str(layer_name, "layer_name")
+    try:
+        return model.get_layer(layer_name)
+    except ValueError:
+        raise ValueError(f"layer_name {layer_name!r} does not exist: model {model.name!r} has no layer "
+                         f"{layer_name!r}; its conv layers are {conv_layers(model)}.") from None
 
 
 def _sub_model(model, layer_name: str):
     import keras
 
-    try:
-        layer = model.get_layer(layer_name)
-    except ValueError:
-        raise ValueError(f"model {model.name!r} has no layer {layer_name!r}; conv layers: "
-                         f"{conv_layers(model)}.") from None
+    layer = _layer(model, layer_name)
     if len(layer.output.shape) != 4:
-        raise ValueError(f"layer {layer_name!r} outputs shape {tuple(layer.output.shape)}; Grad-CAM and "
+        raise ValueError(f"layer_name {layer_name!r} outputs shape {tuple(layer.output.shape)}; Grad-CAM and "
                          "activation maps need a 4-D (N, h, w, channels) output, e.g. a conv layer.")
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     return keras.Model(inputs, [layer.output, model.outputs[0]])
@@ -95,12 +105,14 @@ def first_layer_filters(model, layer_name: str | None = None) -> np.ndarray:
     Each filter is scaled on its own (min-max), so its pattern is visible whatever its size.
     """
     names = conv_layers(model)
-    name = layer_name or (names[0] if names else None)
+    name = layer_name if layer_name is not None else (names[0] if names else None)
     if name is None:
         raise ValueError(f"model {model.name!r} has no conv layer; pass layer_name=.")
-    kernel = np.asarray(model.get_layer(name).get_weights()[0], dtype="float32")  # (kh, kw, C, K)
+    weights = _layer(model, name).get_weights()
+    kernel = np.asarray(weights[0], dtype="float32") if weights else np.zeros(0)  # (kh, kw, C, K)
     if kernel.ndim != 4:
-        raise ValueError(f"layer {name!r} has a kernel of shape {kernel.shape}, not (kh, kw, C, K).")
+        raise ValueError(f"layer_name {name!r} names a layer with a kernel of shape {kernel.shape}, not a conv "
+                         "kernel (kh, kw, C, K).")
     f = np.transpose(kernel, (3, 0, 1, 2))
     lo = f.min(axis=(1, 2, 3), keepdims=True)
     hi = f.max(axis=(1, 2, 3), keepdims=True)
@@ -141,8 +153,13 @@ def grad_cam(model, images, class_index: int | Sequence[int] | None = None, laye
     import tensorflow as tf
 
     _require_model(model)
-    name = layer_name or last_conv_layer(model)
+    upsample, normalize = check_bool(upsample, "upsample"), check_bool(normalize, "normalize")
+    name = layer_name if layer_name is not None else last_conv_layer(model)
     x = _images(images, model)
+    if class_index is not None:
+        requested = check_array(class_index, "class_index", min_len=0, kind="any")
+        if requested.dtype.kind not in "iu":
+            raise TypeError(f"class_index must be None, an int or {len(x)} ints, got {class_index!r}.")
     sub = _sub_model(model, name)
     xt = tf.convert_to_tensor(x)
     with tf.GradientTape() as tape:
@@ -181,8 +198,9 @@ def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.45) -> np.ndarr
     """Blend a [0, 1] heat map (H, W) over an RGB image (H, W, 3) in [0, 1] with the 'jet' colours."""
     from matplotlib import colormaps
 
-    image = np.asarray(image, dtype="float32")
-    cam = np.asarray(cam, dtype="float32")
+    image = check_array(image, "image").astype("float32")
+    cam = check_array(cam, "cam").astype("float32")
+    alpha = check_number(alpha, "alpha", min_val=0, max_val=1)
     if image.shape[:2] != cam.shape or image.ndim != 3:
         raise ValueError(f"image (H, W, 3) and cam (H, W) must match, got {image.shape} and {cam.shape}.")
     heat = colormaps["jet"](np.clip(cam, 0, 1))[..., :3]
@@ -194,9 +212,13 @@ def plot_filters(filters: np.ndarray, ncols: int = 8, title: str = "first-layer 
     """Show (K, kh, kw, 3) filters in [0, 1] as small RGB tiles. Returns the Figure."""
     import matplotlib.pyplot as plt
 
-    filters = np.asarray(filters)
+    filters = check_array(filters, "filters", min_len=0)
     if filters.ndim != 4:
         raise ValueError(f"filters must be (K, kh, kw, C), got {filters.shape}.")
+    if len(filters) == 0:
+        raise ValueError("filters is empty; pass at least one (kh, kw, C) filter.")
+    ncols = check_int(ncols, "ncols", min_val=1)
+    title = check_str(title, "title", allow_empty=True)
     k = len(filters)
     nrows = int(np.ceil(k / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 0.9, nrows * 0.9), squeeze=False)
@@ -215,10 +237,13 @@ def plot_activation_maps(image: np.ndarray, maps: np.ndarray, n: int = 16, ncols
     """One image (H, W, 3) and the first ``n`` channels of its maps (h, w, K). Returns the Figure."""
     import matplotlib.pyplot as plt
 
-    maps = np.asarray(maps)
+    image = check_array(image, "image")
+    maps = check_array(maps, "maps")
     if maps.ndim != 3:
         raise ValueError(f"maps must be (h, w, K) for one image, got {maps.shape}.")
-    n = min(n, maps.shape[-1])
+    n = min(check_int(n, "n", min_val=1), maps.shape[-1])
+    ncols = check_int(ncols, "ncols", min_val=1)
+    title = check_str(title, "title", allow_empty=True)
     nrows = 1 + int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 1.0, nrows * 1.0), squeeze=False)
     for ax in axes.flat:
@@ -238,10 +263,16 @@ def plot_grad_cam(images: np.ndarray, cams: np.ndarray, titles: Sequence[str] | 
     """Images (N, H, W, 3) in [0, 1] with their heat maps (N, H, W) overlaid. Returns the Figure."""
     import matplotlib.pyplot as plt
 
-    images, cams = np.asarray(images), np.asarray(cams)
+    images, cams = check_array(images, "images"), check_array(cams, "cams")
     if len(images) != len(cams):
-        raise ValueError(f"got {len(images)} images but {len(cams)} heat maps.")
+        raise ValueError(f"got {len(images)} images but cams has {len(cams)} heat maps; pass one per image.")
     n = len(images)
+    if titles is not None:
+        titles = check_names(titles, "titles")
+        if len(titles) != n:
+            raise ValueError(f"titles has {len(titles)} title(s) for {n} images; pass one per image (or None).")
+    ncols = check_int(ncols, "ncols", min_val=1)
+    title = check_str(title, "title", allow_empty=True)
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 1.6, nrows * 1.8), squeeze=False)
     for i, ax in enumerate(axes.flat):

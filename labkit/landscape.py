@@ -12,18 +12,48 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from labkit.validation import check_array, check_bool, check_callable, check_int, check_number
+
 __all__ = ["flatten", "weight_distance", "interpolate", "random_direction", "surface", "sharpness", "loss_at"]
 
 Weights = Sequence[np.ndarray]
 
 
+def _arrays(weights: Weights, name: str) -> list[np.ndarray]:
+    """A non-empty list of numeric weight arrays (as ``model.get_weights()`` gives)."""
+    if isinstance(weights, (str, bytes, np.ndarray)) or not isinstance(weights, Sequence):
+        raise TypeError(f"{name} must be a list of weight arrays (as model.get_weights() gives), got "
+                        f"{type(weights).__name__}.")
+    if not weights:
+        raise ValueError(f"{name} is empty; pass a list of weight arrays (model.get_weights()).")
+    return [check_array(w, f"{name}[{i}]", min_len=0) for i, w in enumerate(weights)]
+
+
+def _check_model(model) -> None:
+    if not callable(getattr(model, "get_weights", None)) or not callable(getattr(model, "set_weights", None)):
+        raise TypeError(f"model must be a Keras model, got {type(model).__name__}.")
+
+
 def _check_weights(model, weights: Weights, name: str = "weights") -> list[np.ndarray]:
+    _check_model(model)
     current = model.get_weights()
-    weights = [np.asarray(w) for w in weights]
+    weights = _arrays(weights, name)
     if len(weights) != len(current) or any(a.shape != b.shape for a, b in zip(weights, current)):
         raise ValueError(f"{name} do not fit the model: expected {len(current)} arrays with shapes "
                          f"{[w.shape for w in current]}, got {[w.shape for w in weights]}.")
     return weights
+
+
+def _check_data(x, y, loss_fn, batch_size) -> None:
+    for name, a in (("x", x), ("y", y)):
+        if not hasattr(a, "__len__") or isinstance(a, str):
+            raise TypeError(f"{name} must be an array of examples, got {type(a).__name__}.")
+    if len(x) == 0:
+        raise ValueError("x is empty; pass at least one example.")
+    if len(x) != len(y):
+        raise ValueError(f"x and y have different lengths ({len(x)} vs {len(y)}); pass one target per example.")
+    check_callable(loss_fn, "loss_fn", what="a loss function loss_fn(y_true, y_pred), e.g. a keras.losses.Loss")
+    check_int(batch_size, "batch_size", min_val=1)
 
 
 @contextmanager
@@ -37,19 +67,24 @@ def _restoring(model):
 
 def flatten(weights: Weights) -> np.ndarray:
     """All weights as one float64 vector."""
-    return np.concatenate([np.asarray(w, dtype=np.float64).ravel() for w in weights])
+    return _flatten(weights, "weights")
+
+
+def _flatten(weights: Weights, name: str) -> np.ndarray:
+    return np.concatenate([w.astype(np.float64).ravel() for w in _arrays(weights, name)])
 
 
 def weight_distance(a: Weights, b: Weights) -> float:
     """Relative distance ``||a - b|| / ||a||`` between two weight lists."""
-    fa, fb = flatten(a), flatten(b)
+    fa, fb = _flatten(a, "a"), _flatten(b, "b")
     if fa.shape != fb.shape:
-        raise ValueError(f"weight lists differ in size: {fa.size} vs {fb.size}.")
+        raise ValueError(f"weight lists a and b differ in size: {fa.size} vs {fb.size} numbers.")
     return float(np.linalg.norm(fa - fb) / max(np.linalg.norm(fa), 1e-12))
 
 
 def loss_at(model, weights: Weights, x, y, loss_fn: Callable, batch_size: int = 1024) -> float:
     """Mean ``loss_fn(y, model(x))`` with the model's weights set to ``weights`` (inference mode)."""
+    _check_data(x, y, loss_fn, batch_size)
     with _restoring(model):
         model.set_weights(_check_weights(model, weights))
         total, n = 0.0, 0
@@ -66,7 +101,8 @@ def interpolate(model, a: Weights, b: Weights, x, y, loss_fn: Callable,
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Loss along the straight line ``(1 - α)·a + α·b``. Returns ``(alphas, losses)``."""
     a, b = _check_weights(model, a, "a"), _check_weights(model, b, "b")
-    alphas = np.asarray(alphas, dtype=float)
+    _check_data(x, y, loss_fn, batch_size)
+    alphas = check_array(alphas, "alphas", ndim=1).astype(float)
     losses = np.array([loss_at(model, [(1 - t) * wa + t * wb for wa, wb in zip(a, b)], x, y, loss_fn, batch_size)
                        for t in alphas])
     return alphas, losses
@@ -84,10 +120,14 @@ def random_direction(weights: Weights, seed: int = 0, filter_normalize: bool = T
     ``weights``, and 1-D parameters (biases, batch-norm) get a zero direction - the
     normalisation of Li et al. (2018) that makes slices of different networks comparable.
     """
+    weights = _arrays(weights, "weights")
+    if seed is not None:
+        seed = check_int(seed, "seed", min_val=0)
+    filter_normalize = check_bool(filter_normalize, "filter_normalize")
     rng = np.random.default_rng(seed)
     out = []
     for w in weights:
-        w = np.asarray(w, dtype=np.float64)
+        w = w.astype(np.float64)
         d = rng.standard_normal(w.shape)
         if filter_normalize:
             if w.ndim <= 1:
@@ -105,10 +145,11 @@ def surface(model, center: Weights, d1: Weights, d2: Weights, x, y, loss_fn: Cal
 
     Returns ``(s, t, losses)`` with ``losses[i, j]`` at ``(s[i], t[j])``.
     """
-    if steps < 2:
-        raise ValueError(f"steps must be >= 2, got {steps}.")
+    steps = check_int(steps, "steps", min_val=2)
+    span = check_number(span, "span", min_val=0, include_min=False)
     center = _check_weights(model, center, "center")
     d1, d2 = _check_weights(model, d1, "d1"), _check_weights(model, d2, "d2")
+    _check_data(x, y, loss_fn, batch_size)
     grid = np.linspace(-span, span, steps)
     losses = np.empty((steps, steps))
     for i, s in enumerate(grid):
@@ -122,8 +163,9 @@ def sharpness(model, weights: Weights, x, y, loss_fn: Callable, radius: float = 
               seed: int = 0, batch_size: int = 1024) -> float:
     """Mean loss increase when the weights are moved by ``radius`` along random
     filter-normalised directions (``samples`` of them). Flat minima give small values."""
-    if radius <= 0 or samples < 1:
-        raise ValueError("radius must be > 0 and samples >= 1.")
+    radius = check_number(radius, "radius", min_val=0, include_min=False)
+    samples = check_int(samples, "samples", min_val=1)
+    seed = check_int(seed, "seed", min_val=0)
     weights = _check_weights(model, weights)
     base = loss_at(model, weights, x, y, loss_fn, batch_size)
     rises = [loss_at(model, [w + radius * d for w, d in zip(weights, random_direction(weights, seed + k))],

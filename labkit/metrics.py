@@ -26,6 +26,9 @@ from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
+from labkit.validation import (check_array, check_axis, check_binary_labels, check_bool, check_int, check_labels,
+                               check_names, check_number, check_option, check_same_length, check_str)
+
 __all__ = [
     "BinaryReport", "MulticlassReport", "MultilabelReport", "ThresholdChoice",
     "UndefinedMetricWarning", "binary_report", "pr_curve", "best_threshold",
@@ -41,60 +44,19 @@ class UndefinedMetricWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------- validation
-def _as_array(name: str, values: Any, *, ndim: tuple[int, ...] = (1,)) -> np.ndarray:
-    """``values`` as a numeric array with one of the allowed ``ndim``; not empty."""
-    try:
-        arr = np.asarray(values)
-    except Exception as err:  # noqa: BLE001 - ragged lists etc.
-        raise ValueError(f"{name} could not be read as an array ({err}).") from None
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}.")
-    if arr.ndim == 2 and 1 in ndim and 2 not in ndim and arr.shape[1] == 1:
-        arr = arr[:, 0]  # a (n, 1) column, as a Keras model with one output unit gives
-    if arr.ndim not in ndim:
-        want = " or ".join(f"{d}-D" for d in ndim)
-        raise ValueError(f"{name} must be {want}, got an array of shape {arr.shape}.")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty; pass at least one example.")
-    return arr
-
-
-def _check_finite(name: str, arr: np.ndarray) -> None:
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); a model that outputs "
-                         "NaN has diverged - fix the model (or drop those rows) before scoring it.")
-
-
-def _check_lengths(**arrays: np.ndarray) -> None:
-    lengths = {k: len(v) for k, v in arrays.items()}
-    if len(set(lengths.values())) > 1:
-        parts = ", ".join(f"{k} has {n}" for k, n in lengths.items())
-        raise ValueError(f"inputs have different numbers of examples: {parts}; pass one entry per example.")
-
-
-def _binary_labels(y_true: Any) -> np.ndarray:
-    y = _as_array("y_true", y_true)
-    if y.dtype == bool:
-        return y.astype(np.int8)
-    if y.dtype.kind == "f":
-        _check_finite("y_true", y)
-    # Fast check without sorting (np.unique is slow on 10 million labels).
-    if not np.logical_or(y == 0, y == 1).all():
-        seen = np.unique(y)
-        raise ValueError(f"a binary report needs labels 0 and 1 (or booleans) in y_true, got values "
-                         f"{seen[:10].tolist()}{' ...' if seen.size > 10 else ''}; for more classes use "
-                         "multiclass_report, or map your positive class to 1.")
-    return y.astype(np.int8, copy=False)
+def _scores(name: str, values: Any) -> np.ndarray:
+    """(n,) numeric scores; an (n, 1) column (one Keras output unit) is read as (n,)."""
+    s = check_array(values, name, ndim=(1, 2))
+    if s.ndim == 2:
+        if s.shape[1] != 1:
+            raise ValueError(f"{name} must be 1-D (one score per example), got an array of shape {s.shape}.")
+        s = s[:, 0]
+    return s.astype(np.float64) if s.dtype == bool else s
 
 
 def _binary_scores(y_score: Any, kind: str) -> tuple[np.ndarray, str]:
-    if kind not in _SCORE_KINDS:
-        raise ValueError(f"kind must be one of {_SCORE_KINDS}, got {kind!r}.")
-    s = _as_array("y_score", y_score)
-    if s.dtype == bool:
-        s = s.astype(np.float64)
-    _check_finite("y_score", s)
+    check_option(kind, "kind", _SCORE_KINDS)
+    s = _scores("y_score", y_score)
     lo, hi = float(s.min()), float(s.max())
     in_unit = lo >= 0.0 and hi <= 1.0
     if kind == "probability" and not in_unit:
@@ -105,11 +67,7 @@ def _binary_scores(y_score: Any, kind: str) -> tuple[np.ndarray, str]:
 
 
 def _check_threshold(threshold: Any, assumed: str) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)):
-        raise ValueError(f"threshold must be a number, got {type(threshold).__name__}.")
-    t = float(threshold)
-    if not np.isfinite(t):
-        raise ValueError(f"threshold must be finite, got {t}.")
+    t = check_number(threshold, "threshold")
     if assumed == "probability" and not 0.0 <= t <= 1.0:
         raise ValueError(f"threshold {t:g} is outside the score range [0, 1] of probabilities, so every "
                          "example would get the same prediction; pick a threshold in [0, 1] (or pass "
@@ -200,10 +158,11 @@ def binary_report(y_true: Any, y_score: Any, threshold: float = 0.5, *, kind: st
         a :class:`BinaryReport`. Undefined precision/recall are 0.0 and listed in
         ``report.undefined``.
     """
-    y = _binary_labels(y_true)
+    y = check_binary_labels(y_true, "y_true", dtype=np.int8)
     s, assumed = _binary_scores(y_score, kind)
-    _check_lengths(y_true=y, y_score=s)
+    check_same_length(y_true=y, y_score=s)
     t = _check_threshold(threshold, assumed)
+    warn = check_bool(warn, "warn")
     from sklearn.metrics import confusion_matrix
 
     cm = confusion_matrix(y, s >= t, labels=[0, 1])
@@ -228,9 +187,10 @@ def pr_curve(y_true: Any, y_score: Any, *, kind: str = "auto",
     last pair is (1, 0) and has no threshold. With no positive in ``y_true`` recall is
     set to 1 (scikit-learn's convention) and an :class:`UndefinedMetricWarning` is given.
     """
-    y = _binary_labels(y_true)
+    y = check_binary_labels(y_true, "y_true", dtype=np.int8)
     s, _ = _binary_scores(y_score, kind)
-    _check_lengths(y_true=y, y_score=s)
+    check_same_length(y_true=y, y_score=s)
+    drop_intermediate = check_bool(drop_intermediate, "drop_intermediate")
     from sklearn.metrics import precision_recall_curve
 
     with warnings.catch_warnings(record=True) as caught:
@@ -262,6 +222,8 @@ def best_threshold(y_true: Any, y_score: Any, objective: str = "f1", *, min_reca
     ``ValueError`` for an unknown objective, a missing/out-of-range constraint, no
     positive example, or a constraint no threshold meets.
     """
+    if not isinstance(objective, str):
+        check_option(objective, "objective", _OBJECTIVES)  # a TypeError naming the choices
     if objective not in _OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; use one of {', '.join(map(repr, _OBJECTIVES))} "
                          "('precision' needs min_recall=, 'recall' needs min_precision=).")
@@ -270,9 +232,10 @@ def best_threshold(y_true: Any, y_score: Any, objective: str = "f1", *, min_reca
         name, value = need[objective]
         if value is None:
             raise ValueError(f"objective={objective!r} needs {name}= (e.g. {name}=0.9).")
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value <= 1:
+        if not 0 <= check_number(value, name) <= 1:
             raise ValueError(f"{name} must be a number in [0, 1], got {value!r}.")
-    y = _binary_labels(y_true)
+    y = check_binary_labels(y_true, "y_true", dtype=np.int8)
+    check_same_length(y_true=y, y_score=_scores("y_score", y_score))
     if not y.any():
         raise ValueError("y_true has no positive example, so no threshold can be chosen for recall, "
                          "precision or F1; score the model on data that contains positives.")
@@ -303,7 +266,10 @@ def best_threshold(y_true: Any, y_score: Any, objective: str = "f1", *, min_reca
 # --------------------------------------------------------------------------- multi-class
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     """Numerically stable softmax."""
-    z = np.asarray(logits, dtype=np.float64)
+    z = check_array(logits, "logits").astype(np.float64)
+    axis = check_axis(axis, z.ndim)
+    if z.shape[axis] == 0:
+        raise ValueError(f"logits has no entries along axis {axis} (shape {z.shape}); softmax needs at least one.")
     z = z - z.max(axis=axis, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=axis, keepdims=True)
@@ -311,7 +277,7 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """Numerically stable logistic function."""
-    x = np.asarray(x, dtype=np.float64)
+    x = check_array(x, "x", min_len=0).astype(np.float64)
     out = np.empty_like(x)
     pos = x >= 0
     out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
@@ -337,19 +303,24 @@ def to_labels(y: Any, name: str = "y", num_classes: int | None = None) -> tuple[
     Returns ``(labels (n,) int64, assumed kind, number of columns or None)``; the
     kind is one of ``"labels"``, ``"one-hot"``, ``"probabilities"``, ``"logits"``.
     """
-    arr = _as_array(name, y, ndim=(1, 2))
-    _check_finite(name, arr.astype(np.float64) if arr.dtype == bool else arr)
+    name = check_str(name, "name")
+    if num_classes is not None:
+        num_classes = check_int(num_classes, "num_classes", min_val=2)
+    arr = check_array(y, name, ndim=(1, 2))
     if arr.ndim == 2:
         if arr.shape[1] < 2:
             raise ValueError(f"{name} has shape {arr.shape}; a multi-class output needs one column per class "
                              "(use binary_report for a single score column).")
+        if num_classes is not None and arr.shape[1] != num_classes:
+            raise ValueError(f"{name} has {arr.shape[1]} columns but num_classes is {num_classes}.")
         return np.argmax(arr, axis=1).astype(np.int64), _kind_of_2d(arr.astype(np.float64)), arr.shape[1]
     if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
         raise ValueError(f"{name} is 1-D with non-integer values; class labels must be whole numbers "
                          "(for scores of a binary model use binary_report).")
     if arr.dtype.kind != "b" and arr.min() < 0:
         raise ValueError(f"{name} has negative class labels ({int(arr.min())}); labels must be 0..k-1.")
-    return arr.astype(np.int64), "labels", None
+    labels = check_labels(arr.astype(np.int64), name, n_classes=num_classes)
+    return labels, "labels", None
 
 
 class MulticlassReport(Mapping):
@@ -427,24 +398,24 @@ def multiclass_report(y_true: Any, y_pred: Any, class_names: Sequence[str] | Non
     """
     t, t_kind, t_cols = to_labels(y_true, "y_true")
     p, p_kind, p_cols = to_labels(y_pred, "y_pred")
-    _check_lengths(y_true=t, y_pred=p)
+    check_same_length(y_true=t, y_pred=p)
     if t_cols and p_cols and t_cols != p_cols:
         raise ValueError(f"y_true has {t_cols} columns but y_pred has {p_cols}; both need one per class.")
     if class_names is not None:
-        k = len(class_names)
-    else:
-        k = t_cols or p_cols or max(int(max(t.max(), p.max())) + 1, 2)
-    if class_names is not None:
-        class_names = tuple(str(c) for c in class_names)
+        class_names = check_names(class_names, "class_names")
         if len(class_names) < 2:
             raise ValueError("class_names needs at least two classes.")
         if (t_cols or p_cols) and len(class_names) != (t_cols or p_cols):
             raise ValueError(f"{len(class_names)} class_names for {t_cols or p_cols} output columns.")
+        k = len(class_names)
+    else:
+        k = t_cols or p_cols or max(int(max(t.max(), p.max())) + 1, 2)
     names = class_names or tuple(str(i) for i in range(k))
-    top = int(max(t.max(), p.max()))
-    if top >= k:
-        raise ValueError(f"label {top} found but there are only {k} classes ({', '.join(names[:5])}...); "
-                         "labels must be 0..k-1.")
+    for arg, labels in (("y_true", t), ("y_pred", p)):
+        top = int(labels.max())
+        if top >= k:
+            raise ValueError(f"{arg} has label {top} but there are only {k} classes ({', '.join(names[:5])}"
+                             f"{', ...' if k > 5 else ''}); labels must be 0..{k - 1}.")
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     labels = list(range(k))
@@ -522,21 +493,30 @@ def evaluate(model: Any, x: Any, y: Any, *, batch_size: int = 256, threshold: fl
             activation (sigmoid/softmax -> probabilities, otherwise logits, the labkit
             convention) and falls back to the output range.
     """
-    if output not in ("auto", "binary", "multiclass", "multilabel"):
-        raise ValueError(f"output must be 'auto', 'binary', 'multiclass' or 'multilabel', got {output!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} examples but y has {len(y)}; pass one target per example.")
+    output = check_option(output, "output", ("auto", "binary", "multiclass", "multilabel"))
+    batch_size = check_int(batch_size, "batch_size", min_val=1)
+    threshold = check_number(threshold, "threshold")
+    if from_logits is not None:
+        from_logits = check_bool(from_logits, "from_logits")
+    if class_names is not None:
+        class_names = check_names(class_names, "class_names")
+    if not callable(getattr(model, "predict", None)):
+        raise TypeError(f"model must be a Keras model (anything with predict(x, batch_size=, verbose=)), "
+                        f"got {type(model).__name__}.")
+    y_arr = check_array(y, "y", ndim=(1, 2), min_len=0)
+    if len(x) != len(y_arr):
+        raise ValueError(f"x has {len(x)} examples but y has {len(y_arr)}; pass one target per example.")
     if len(x) == 0:
         raise ValueError("x is empty; pass at least one example.")
-    out = np.asarray(model.predict(x, batch_size=int(batch_size), verbose=0))
-    _check_finite("model output", out.astype(np.float64))
+    out = check_array(model.predict(x, batch_size=batch_size, verbose=0), "model output", min_len=0, finite=False)
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        bad = int(out.size - np.count_nonzero(np.isfinite(out)))
+        raise ValueError(f"model output contains {bad} NaN or infinite value(s); a model that outputs NaN has "
+                         "diverged - fix the model (or drop those rows) before scoring it.")
     if out.ndim == 1:
         out = out[:, None]
     if out.ndim != 2:
         raise ValueError(f"model output has shape {out.shape}; evaluate handles (n,), (n, 1) and (n, k) outputs.")
-    y_arr = np.asarray(y)
     if output == "auto":
         if out.shape[1] == 1:
             output = "binary"
@@ -553,12 +533,14 @@ def evaluate(model: Any, x: Any, y: Any, *, batch_size: int = 256, threshold: fl
         else:
             from_logits = not (out.min() >= 0 and out.max() <= 1)
     if output == "multiclass":
+        if y_arr.ndim == 1:
+            check_labels(y_arr, "y", n_classes=out.shape[1])
         return multiclass_report(y_arr, out, class_names=class_names)
     probs = sigmoid(out) if from_logits else out
     if output == "binary":
         if out.shape[1] != 1:
             raise ValueError(f"output='binary' needs one output unit, the model has {out.shape[1]}.")
-        report = binary_report(y_arr.reshape(-1), probs[:, 0], threshold, kind="probability")
+        report = binary_report(check_binary_labels(y_arr, "y"), probs[:, 0], threshold, kind="probability")
         report.assumed = "logits" if from_logits else "probability"
         return report
     if y_arr.shape != out.shape:

@@ -28,23 +28,18 @@ from typing import Iterator, Literal
 
 import numpy as np
 
+from labkit.validation import check_array, check_bool, check_int, check_number, check_option
+
 __all__ = ["ks_statistic", "ks_test", "psi", "confidence", "windows", "DriftReport", "DriftDetector"]
 
 
 def _as_2d(x: np.ndarray, name: str) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "fiub":
-        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}.")
-    arr = arr.astype(np.float64)
+    arr = check_array(x, name, min_len=2).astype(np.float64)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
         raise ValueError(f"{name} must be (n_samples,) or (n_samples, n_features), got shape {arr.shape}; "
                          "flatten images or pass embeddings.")
-    if arr.shape[0] < 2:
-        raise ValueError(f"{name} needs at least 2 rows, got {arr.shape[0]}.")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite values; clean or drop those rows first.")
     return arr
 
 
@@ -120,15 +115,25 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10, eps: float =
     (but PSI grows as windows shrink: calibrate a threshold for your window size).
     reference: (n, d) or (n,); current: (m, d) or (m,). Returns (d,) non-negative floats.
     """
-    if not isinstance(bins, (int, np.integer)) or bins < 2:
-        raise ValueError(f"bins must be an integer >= 2, got {bins!r}.")
+    bins = check_int(bins, "bins", min_val=2)
+    eps = check_number(eps, "eps", min_val=0, max_val=1, include_min=False, include_max=False)
     a, b = _pair(reference, current)
-    return _psi_from_bins(_psi_bins(a, int(bins), eps), b, eps)
+    return _psi_from_bins(_psi_bins(a, bins, eps), b, eps)
+
+
+def _max_psi(spec: list[tuple[np.ndarray, np.ndarray]], eps: float) -> float:
+    """The largest PSI any window can reach: all of it in one bin (the rest floored at ``eps``)."""
+    best = 0.0
+    for _, p in spec:
+        floor = np.sum((eps - p) * np.log(eps / p))  # every bin at eps ...
+        for i in range(len(p)):  # ... but bin i, which holds everything
+            best = max(best, float(floor - (eps - p[i]) * np.log(eps / p[i]) + (1 - p[i]) * np.log(1 / p[i])))
+    return best
 
 
 def confidence(logits: np.ndarray) -> np.ndarray:
     """Max softmax probability per row of ``logits`` (n, k) -> (n,)."""
-    z = np.asarray(logits, dtype=np.float64)
+    z = check_array(logits, "logits").astype(np.float64)
     if z.ndim != 2 or z.shape[1] < 2:
         raise ValueError(f"logits must be (n_samples, n_classes>=2), got shape {z.shape}.")
     z = z - z.max(axis=1, keepdims=True)
@@ -137,9 +142,17 @@ def confidence(logits: np.ndarray) -> np.ndarray:
 
 
 def windows(x: np.ndarray, size: int, *, drop_last: bool = True) -> Iterator[np.ndarray]:
-    """Consecutive windows of ``size`` rows of a stream ``x`` (the last partial one dropped)."""
-    if not isinstance(size, (int, np.integer)) or size < 2:
-        raise ValueError(f"window size must be an integer >= 2, got {size!r}.")
+    """Consecutive windows of ``size`` rows of a stream ``x`` (the last partial one dropped).
+
+    The arguments are checked at the call, not at the first ``next()``.
+    """
+    if not (hasattr(x, "__len__") and hasattr(x, "__getitem__")) or isinstance(x, (str, bytes)):
+        raise TypeError(f"x must be an array (a stream of rows), got {type(x).__name__}.")
+    size = check_int(size, "size", min_val=2)
+    return _windows(x, size, check_bool(drop_last, "drop_last"))
+
+
+def _windows(x, size: int, drop_last: bool) -> Iterator[np.ndarray]:
     n = len(x)
     for start in range(0, n, size):
         if drop_last and start + size > n:
@@ -185,12 +198,17 @@ class DriftDetector:
     def __init__(self, reference: np.ndarray, *, method: Literal["ks", "psi"] = "ks", alpha: float = 0.01,
                  bins: int = 10, psi_threshold: float | None = 0.25, window_size: int = 500,
                  calibration_windows: int = 50, seed: int = 0):
-        if method not in ("ks", "psi"):
-            raise ValueError(f"method must be 'ks' or 'psi', got {method!r}.")
-        if not (isinstance(alpha, (float, int)) and 0 < alpha < 1):
-            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
+        method = check_option(method, "method", ("ks", "psi"))
+        alpha = check_number(alpha, "alpha", min_val=0, max_val=1, include_min=False, include_max=False)
+        bins = check_int(bins, "bins", min_val=2)  # one bin holds everything: PSI would always be 0
+        window_size = check_int(window_size, "window_size", min_val=2)
+        calibration_windows = check_int(calibration_windows, "calibration_windows", min_val=1)
+        if seed is not None:
+            seed = check_int(seed, "seed", min_val=0)
+        if psi_threshold is not None:
+            psi_threshold = check_number(psi_threshold, "psi_threshold", min_val=0, include_min=False)
         ref = _as_2d(reference, "reference")
-        self.method, self.alpha, self.bins = method, float(alpha), int(bins)
+        self.method, self.alpha, self.bins = method, alpha, bins
         self.n_features = ref.shape[1]
         if method == "psi" and psi_threshold is None:
             if len(ref) < 20:
@@ -199,14 +217,18 @@ class DriftDetector:
             perm = rng.permutation(len(ref))
             held, ref = ref[perm[: len(ref) // 2]], ref[perm[len(ref) // 2:]]
             spec = _psi_bins(ref, self.bins, 1e-4)
-            scores = [_psi_from_bins(spec, held[rng.integers(0, len(held), int(window_size))], 1e-4).max()
-                      for _ in range(int(calibration_windows))]
+            scores = [_psi_from_bins(spec, held[rng.integers(0, len(held), window_size)], 1e-4).max()
+                      for _ in range(calibration_windows)]
             psi_threshold = float(np.quantile(scores, 1 - self.alpha))
-        elif method == "psi" and not (psi_threshold is not None and psi_threshold > 0):
-            raise ValueError(f"psi_threshold must be positive (or None to calibrate), got {psi_threshold!r}.")
         self.reference = ref
         self.psi_threshold = psi_threshold
         self._psi_spec = _psi_bins(ref, self.bins, 1e-4) if method == "psi" else None
+        if method == "psi":
+            reachable = _max_psi(self._psi_spec, 1e-4)
+            if psi_threshold >= reachable:
+                raise ValueError(f"psi_threshold {psi_threshold:g} can never be exceeded with bins={bins} on this "
+                                 f"reference (the largest PSI any window can reach is {reachable:.3g}), so no "
+                                 "drift would ever be flagged; lower psi_threshold or use more bins.")
 
     @property
     def threshold(self) -> float:
@@ -228,4 +250,7 @@ class DriftDetector:
 
     def scan(self, stream: np.ndarray, window_size: int) -> list[DriftReport]:
         """Test every consecutive window of ``window_size`` rows of ``stream``."""
-        return [self.test(w) for w in windows(stream, window_size)]
+        window_size = check_int(window_size, "window_size", min_val=2)
+        if not (hasattr(stream, "__len__") and hasattr(stream, "__getitem__")) or isinstance(stream, (str, bytes)):
+            raise TypeError(f"stream must be an array of rows, got {type(stream).__name__}.")
+        return [self.test(w) for w in _windows(stream, window_size, True)]

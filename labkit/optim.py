@@ -23,29 +23,34 @@ from typing import Any, Callable
 
 import numpy as np
 
+from labkit.validation import check_array, check_bool, check_callable, check_int, check_number, check_option, check_str
+
 __all__ = ["LossCurve", "loss_curve", "steps_to_target", "LRRangeTest", "lr_range_test",
            "plot_lr_range_test", "plot_loss_curves"]
 
 
-def _check_xy(x, y) -> None:
+def _check_training(build_model, x, y, batch_size, seed, loss) -> tuple[int, int]:
+    """The arguments loss_curve and lr_range_test share; returns (batch_size, seed)."""
+    check_callable(build_model, "build_model", what="a function () -> keras.Model")
+    for name, a in (("x", x), ("y", y)):
+        if not hasattr(a, "__len__") or isinstance(a, str):
+            raise TypeError(f"{name} must be an array of examples, got {type(a).__name__}.")
     if len(x) == 0:
         raise ValueError("x is empty.")
     if len(x) != len(y):
         raise ValueError(f"x and y have different lengths ({len(x)} vs {len(y)}).")
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
+    batch_size = check_int(batch_size, "batch_size", min_val=1)
+    if batch_size > len(x):
+        raise ValueError(f"batch_size={batch_size} is larger than the {len(x)} examples; use a smaller batch.")
+    if loss is not None:
+        check_callable(loss, "loss", what="a callable loss(y_true, y_pred) such as a keras.losses.Loss")
+    return batch_size, check_int(seed, "seed", min_val=0)
 
 
 def _batches(x, y, batch_size: int, seed: int):
     """An endless, seeded, shuffled stream of equal-size mini-batches."""
     import tensorflow as tf
 
-    if batch_size > len(x):
-        raise ValueError(f"batch_size={batch_size} is larger than the {len(x)} examples; use a smaller batch.")
     ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
     ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
@@ -57,10 +62,13 @@ def steps_to_target(losses, target: float, chunk: int) -> int | None:
     losses: (n_chunks,) mean training loss of consecutive chunks of ``chunk`` steps.
     A non-finite loss (divergence) never counts as reaching the target.
     """
-    chunk = _positive_int("chunk", chunk)
-    arr = np.asarray(losses, dtype="float64")
+    chunk = check_int(chunk, "chunk", min_val=1)
+    target = check_number(target, "target", finite=False)
+    arr = check_array(losses, "losses", finite=False, min_len=0).astype("float64")
     if arr.ndim != 1:
         raise ValueError(f"losses must be 1-D (one value per chunk), got shape {arr.shape}.")
+    if arr.size == 0:
+        raise ValueError("losses is empty; pass the mean loss of each chunk (at least one).")
     hit = np.flatnonzero(np.isfinite(arr) & (arr <= target))
     return None if hit.size == 0 else int(chunk * (hit[0] + 1))
 
@@ -85,6 +93,7 @@ class LossCurve:
     def samples_per_second(self, batch_size: int) -> float:
         """Training throughput, from the median chunk time after the first chunk
         (which also pays for tracing the training step)."""
+        batch_size = check_int(batch_size, "batch_size", min_val=1)
         times = self.chunk_seconds[1:] if len(self.chunk_seconds) > 1 else self.chunk_seconds
         return float(self.chunk * batch_size / np.median(times))
 
@@ -108,19 +117,19 @@ def loss_curve(build_model: Callable[[], Any], optimizer, x, y, *, steps: int, c
     """
     import keras
 
-    _check_xy(x, y)
-    steps, chunk = _positive_int("steps", steps), _positive_int("chunk", chunk)
+    batch_size, seed = _check_training(build_model, x, y, batch_size, seed, loss)
+    steps, chunk = check_int(steps, "steps", min_val=1), check_int(chunk, "chunk", min_val=1)
     if steps % chunk:
         raise ValueError(f"steps ({steps}) must be a multiple of chunk ({chunk}).")
     if not isinstance(optimizer, keras.optimizers.Optimizer):
-        raise ValueError(f"optimizer must be a keras.optimizers.Optimizer instance, got {type(optimizer).__name__}.")
+        raise TypeError(f"optimizer must be a keras.optimizers.Optimizer instance, got {type(optimizer).__name__}.")
+    label = check_str(label, "label", allow_empty=True)
+    diverge_factor = check_number(diverge_factor, "diverge_factor", min_val=1, include_min=False)
     keras.utils.set_random_seed(seed)
     model = build_model()
     loss = loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    if not callable(loss):
-        raise ValueError(f"loss must be a callable loss(y_true, y_pred) such as a keras.losses.Loss, got {loss!r}.")
     model.compile(optimizer=optimizer, loss=loss)
-    ds = _batches(x, y, _positive_int("batch_size", batch_size), seed)
+    ds = _batches(x, y, batch_size, seed)
     xb, yb = next(iter(ds.take(1)))
     initial = float(loss(yb, model(xb, training=False)))
 
@@ -180,14 +189,16 @@ def lr_range_test(build_model: Callable[[], Any], x, y, *, min_lr: float = 1e-4,
     import keras
     import tensorflow as tf
 
-    _check_xy(x, y)
-    steps = _positive_int("steps", steps)
+    batch_size, seed = _check_training(build_model, x, y, batch_size, seed, loss)
+    steps = check_int(steps, "steps", min_val=1)
+    min_lr, max_lr = check_number(min_lr, "min_lr"), check_number(max_lr, "max_lr")
     if not (0 < min_lr < max_lr):
         raise ValueError(f"need 0 < min_lr < max_lr, got min_lr={min_lr}, max_lr={max_lr}.")
-    if not 0 <= smoothing < 1:
+    if not 0 <= check_number(smoothing, "smoothing") < 1:
         raise ValueError(f"smoothing must be in [0, 1), got {smoothing}.")
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}.")
+    optimizer = check_option(optimizer, "optimizer", ("sgd", "adam"))
+    momentum = check_number(momentum, "momentum", min_val=0, max_val=1)
+    stop_factor = check_number(stop_factor, "stop_factor", min_val=1, include_min=False)
     keras.utils.set_random_seed(seed)
     model = build_model()
     opt = (keras.optimizers.SGD(min_lr, momentum=momentum) if optimizer == "sgd"
@@ -206,7 +217,7 @@ def lr_range_test(build_model: Callable[[], Any], x, y, *, min_lr: float = 1e-4,
     lrs = min_lr * (max_lr / min_lr) ** (np.arange(steps) / max(steps - 1, 1))
     losses, smoothed = [], []
     avg, best = 0.0, math.inf
-    for i, (xb, yb) in enumerate(_batches(x, y, _positive_int("batch_size", batch_size), seed).take(steps)):
+    for i, (xb, yb) in enumerate(_batches(x, y, batch_size, seed).take(steps)):
         opt.learning_rate.assign(lrs[i])
         value = float(step(xb, yb))
         losses.append(value)
@@ -230,7 +241,7 @@ def plot_lr_range_test(result: LRRangeTest, ax=None):
     import matplotlib.pyplot as plt
 
     if not isinstance(result, LRRangeTest):
-        raise ValueError(f"expected an LRRangeTest, got {type(result).__name__}.")
+        raise TypeError(f"result must be an LRRangeTest (from lr_range_test), got {type(result).__name__}.")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.6))
     ok = np.isfinite(result.losses)
@@ -251,9 +262,17 @@ def plot_loss_curves(curves, *, target: float | None = None, ax=None, log_y: boo
     """Plot several :class:`LossCurve` against steps; mark the loss target if given."""
     import matplotlib.pyplot as plt
 
+    if isinstance(curves, (str, bytes)) or not hasattr(curves, "__iter__"):
+        raise TypeError(f"curves must be a list of LossCurve, got {type(curves).__name__}.")
     curves = list(curves)
     if not curves:
         raise ValueError("no curves to plot.")
+    wrong = sorted({type(c).__name__ for c in curves if not isinstance(c, LossCurve)})
+    if wrong:
+        raise TypeError(f"curves must be LossCurve results (from loss_curve), got {', '.join(wrong)}.")
+    if target is not None:
+        target = check_number(target, "target")
+    log_y = check_bool(log_y, "log_y")
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3.8))
     for c in curves:

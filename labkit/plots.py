@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from labkit.validation import check_array, check_bool, check_int, check_names, check_number, check_str, check_values
+
 __all__ = ["history", "learning_curve", "validation_curve", "pr_curve", "confusion_matrix", "image_grid"]
 
 
@@ -42,10 +44,17 @@ def _ticks_at(ax, positions, labels) -> None:
 def _history_dict(h: Any) -> Mapping[str, Sequence[float]]:
     if hasattr(h, "history") and isinstance(h.history, Mapping):  # FitResult or keras History
         h = h.history
-    if not isinstance(h, Mapping) or not h:
-        raise ValueError("history needs a non-empty dict of per-epoch lists, a labkit FitResult or a "
-                         f"keras History; got {type(h).__name__}.")
+    if not isinstance(h, Mapping):
+        raise TypeError("h must be a dict of per-epoch lists, a labkit FitResult or a keras History; "
+                        f"got {type(h).__name__}.")
+    if not h:
+        raise ValueError("h (the history) needs a non-empty dict of per-epoch lists, a labkit FitResult or a "
+                         "keras History; got an empty one.")
     return h
+
+
+def _title(title: Any, name: str = "title") -> str | None:
+    return None if title is None else check_str(title, name, allow_empty=True)
 
 
 def history(h: Any, metrics: Sequence[str] | str = ("loss",), ax=None, *, title: str | None = None):
@@ -56,18 +65,24 @@ def history(h: Any, metrics: Sequence[str] | str = ("loss",), ax=None, *, title:
     same colour (when present). Returns the Axes.
     """
     hist = _history_dict(h)
-    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    metrics = (metrics,) if isinstance(metrics, str) else check_names(metrics, "metrics")
     missing = [m for m in metrics if m not in hist]
     if missing:
-        raise ValueError(f"history has no {missing}; it has {sorted(hist)}.")
+        raise ValueError(f"metrics: the history has no {missing}; it has {sorted(hist)}.")
+    title = _title(title)
+    curves = {}
+    for m in metrics:
+        for key in (m, f"val_{m}"):
+            if key in hist:  # a diverged run logs NaN: draw it as a gap, do not refuse it
+                curves[key] = check_array(hist[key], f"h[{key!r}]", ndim=1, finite=False).astype(float)
     ax = _axes(ax)
     for i, m in enumerate(metrics):
         color = f"C{i}"
-        y = np.asarray(hist[m], dtype=float)
+        y = curves[m]
         epochs = np.arange(1, len(y) + 1)
         ax.plot(epochs, y, "-o", ms=3, color=color, label=f"train {m}")
-        if f"val_{m}" in hist:
-            yv = np.asarray(hist[f"val_{m}"], dtype=float)
+        if f"val_{m}" in curves:
+            yv = curves[f"val_{m}"]
             ax.plot(np.arange(1, len(yv) + 1), yv, "--o", ms=3, color=color, label=f"validation {m}")
     ax.set_xlabel("epoch")
     ax.set_ylabel(metrics[0] if len(metrics) == 1 else "value")
@@ -80,15 +95,23 @@ def history(h: Any, metrics: Sequence[str] | str = ("loss",), ax=None, *, title:
 
 def _curve_arrays(curve, x, train, val, xname):
     if curve is not None:
+        if not all(hasattr(curve, a) for a in (xname, "train_error", "val_error")):
+            raise TypeError(f"curve must be a labkit.curves result with {xname}, train_error and val_error, "
+                            f"got {type(curve).__name__}.")
         x = getattr(curve, xname)
         train, val = curve.train_error, curve.val_error
     if x is None or train is None or val is None:
         raise ValueError(f"pass a curve result or all of {xname}, train_error and val_error.")
-    x, train, val = (np.asarray(a, dtype=float) for a in (x, train, val))
+    x, train, val = (check_array(a, name, min_len=0).astype(float)
+                     for a, name in ((x, xname), (train, "train_error"), (val, "val_error")))
     if not (x.shape == train.shape == val.shape) or x.ndim != 1 or x.size == 0:
         raise ValueError(f"{xname}, train_error and val_error must be 1-D of one length, got "
                          f"{x.shape}, {train.shape}, {val.shape}.")
     return x, train, val
+
+
+def _baseline(baseline: Any) -> float | None:
+    return None if baseline is None else check_number(baseline, "baseline")
 
 
 def learning_curve(curve=None, *, train_sizes=None, train_error=None, val_error=None,
@@ -100,6 +123,11 @@ def learning_curve(curve=None, *, train_sizes=None, train_error=None, val_error=
     Pass a :class:`labkit.curves.LearningCurve` or the three arrays. Returns the Axes.
     """
     x, tr, va = _curve_arrays(curve, train_sizes, train_error, val_error, "train_sizes")
+    if x.min() <= 0:
+        raise ValueError(f"train_sizes must be positive (they are drawn on a log axis), got {x.tolist()}.")
+    baseline = _baseline(baseline)
+    baseline_label, ylabel = check_str(baseline_label, "baseline_label"), check_str(ylabel, "ylabel", allow_empty=True)
+    title = _title(title)
     ax = _axes(ax)
     ax.plot(x, tr, "-o", color="C0", label="training error")
     ax.plot(x, va, "-o", color="C1", label="validation error")
@@ -129,6 +157,12 @@ def validation_curve(curve=None, *, param_values=None, train_error=None, val_err
     x, tr, va = _curve_arrays(curve, param_values, train_error, val_error, "param_values")
     if param_name is None:
         param_name = getattr(curve, "param_name", "parameter")
+    param_name = check_str(param_name, "param_name")
+    if log_x is not None:
+        log_x = check_bool(log_x, "log_x")
+    best = check_bool(best, "best")
+    baseline = _baseline(baseline)
+    ylabel, title = check_str(ylabel, "ylabel", allow_empty=True), _title(title)
     ax = _axes(ax)
     pos = x[x > 0]
     if log_x is None:
@@ -160,19 +194,25 @@ def pr_curve(precision, recall, operating_point: Mapping[str, float] | None = No
     """A precision-recall curve (recall on x), with an optional ``operating_point``:
     a mapping with ``precision`` and ``recall`` (and optionally ``threshold``) such as a
     :class:`labkit.metrics.BinaryReport`. Returns the Axes."""
-    p, r = np.asarray(precision, dtype=float), np.asarray(recall, dtype=float)
+    p = check_values(check_array(precision, "precision", min_len=0).astype(float), "precision", min_val=0, max_val=1)
+    r = check_values(check_array(recall, "recall", min_len=0).astype(float), "recall", min_val=0, max_val=1)
     if p.shape != r.shape or p.ndim != 1 or p.size == 0:
         raise ValueError(f"precision and recall must be 1-D of one length, got {p.shape} and {r.shape}.")
+    label, title = _title(label, "label"), _title(title)
+    if operating_point is not None:
+        if not isinstance(operating_point, Mapping):
+            raise TypeError(f"operating_point must be a mapping with 'precision' and 'recall' (e.g. a BinaryReport), "
+                            f"got {type(operating_point).__name__}.")
+        if "precision" not in operating_point or "recall" not in operating_point:
+            raise ValueError("operating_point needs 'precision' and 'recall' (e.g. a BinaryReport).")
+        op_p = check_number(operating_point["precision"], "operating_point['precision']", min_val=0, max_val=1)
+        op_r = check_number(operating_point["recall"], "operating_point['recall']", min_val=0, max_val=1)
+        t = getattr(operating_point, "threshold", None)
+        if t is None:
+            t = operating_point.get("threshold")
     ax = _axes(ax, figsize=(4.5, 4.2))
     ax.plot(r, p, drawstyle="steps-post", color="C0", label=label or "PR curve")
     if operating_point is not None:
-        try:
-            op_p, op_r = float(operating_point["precision"]), float(operating_point["recall"])
-        except (KeyError, TypeError):
-            raise ValueError("operating_point needs 'precision' and 'recall' (e.g. a BinaryReport).") from None
-        t = getattr(operating_point, "threshold", None)
-        if t is None and isinstance(operating_point, Mapping):
-            t = operating_point.get("threshold")
         text = f"P={op_p:.2f}, R={op_r:.2f}" + (f" @ t={float(t):.3g}" if t is not None else "")
         ax.plot([op_r], [op_p], "o", ms=9, color="C3", label=f"operating point ({text})")
     ax.set_xlabel("recall")
@@ -194,13 +234,19 @@ def confusion_matrix(cm, class_names: Sequence[str] | None = None, ax=None, *, n
     the diagonal is per-class recall. Cells are annotated when the matrix is at most
     15x15 (``annotate`` overrides). Returns the Axes.
     """
-    m = np.asarray(cm)
+    m = check_array(cm, "cm", min_len=0)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.size == 0:
         raise ValueError(f"cm must be a square (k, k) matrix, got shape {m.shape}.")
+    if m.min() < 0:
+        raise ValueError(f"cm must hold counts (or rates) >= 0, got a value of {m.min():g}.")
     k = m.shape[0]
-    names = [str(c) for c in class_names] if class_names is not None else [str(i) for i in range(k)]
+    names = list(check_names(class_names, "class_names")) if class_names is not None else [str(i) for i in range(k)]
     if len(names) != k:
         raise ValueError(f"{len(names)} class_names for a {k}x{k} matrix.")
+    normalize = check_bool(normalize, "normalize")
+    if annotate is not None:
+        annotate = check_bool(annotate, "annotate")
+    cmap, title = check_str(cmap, "cmap"), _title(title)
     if normalize:
         rows = m.sum(axis=1, keepdims=True).astype(float)
         m = np.divide(m, rows, out=np.zeros(m.shape, dtype=float), where=rows > 0)
@@ -234,17 +280,25 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, cmap
     ``images``: (n, H, W), (n, H, W, 1) or (n, H, W, 3), uint8 or floats in [0, 1].
     Greyscale images use ``cmap`` (default ``"gray_r"``: dark ink on white).
     """
-    imgs = np.asarray(images)
+    imgs = check_array(images, "images", min_len=0)
     if imgs.ndim == 4 and imgs.shape[-1] == 1:
         imgs = imgs[..., 0]
     if imgs.ndim not in (3, 4) or len(imgs) == 0:
         raise ValueError(f"images must be a non-empty (n, H, W[, C]) array, got shape {imgs.shape}.")
+    if imgs.ndim == 4 and imgs.shape[-1] not in (3, 4):
+        raise ValueError(f"images must have 1, 3 or 4 channels (grey, RGB, RGBA), got {imgs.shape[-1]} "
+                         f"(shape {imgs.shape}).")
     n = len(imgs)
-    if titles is not None and len(titles) != n:
-        raise ValueError(f"{len(titles)} titles for {n} images.")
-    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
-        raise ValueError(f"ncols must be a positive integer, got {ncols!r}.")
-    ncols = min(int(ncols), n)
+    if titles is not None:
+        titles = check_names(titles, "titles", min_len=0)
+        if len(titles) != n:
+            raise ValueError(f"{len(titles)} titles for {n} images.")
+    if title_colors is not None:
+        title_colors = check_names(title_colors, "title_colors", min_len=0)
+        if len(title_colors) != n:
+            raise ValueError(f"{len(title_colors)} title_colors for {n} images; pass one colour per image.")
+    ncols = min(check_int(ncols, "ncols", min_val=1), n)
+    suptitle = _title(suptitle, "suptitle")
     nrows = -(-n // ncols)
     plt = _plt()
     fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (1.35 * ncols, 1.8 * nrows), squeeze=False)

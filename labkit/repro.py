@@ -8,6 +8,8 @@ import warnings
 
 import numpy as np
 
+from labkit.validation import check_bool, check_int
+
 _THREADS_ENV = "LABKIT_THREADS"
 _SEED_ENV = "LABKIT_SEED"
 
@@ -68,11 +70,10 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> i
     source = "seed"
     if seed is None:
         seed, source = _env_seed(), _SEED_ENV
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__}.")
-    if not 0 <= int(seed) < 2**32:
+    seed = check_int(seed, "seed")
+    if not 0 <= seed < 2**32:
         raise ValueError(f"{source} must be in [0, 2**32), got {seed}.")
-    seed = int(seed)
+    deterministic = check_bool(deterministic, "deterministic")
     import keras
     import tensorflow as tf
 

@@ -26,9 +26,11 @@ def _plain(value: Any) -> Any:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"cannot record a non-finite number ({value}); record a finite value or a string.")
+            raise ValueError(f"value must be a finite number: cannot record {value}; record a finite value or a "
+                             "string.")
         return value
-    raise ValueError(f"record() takes a number, a bool or a string, got {type(value).__name__}.")
+    raise TypeError(f"value must be a number, a bool or a string (what record() can store), got "
+                    f"{type(value).__name__}.")
 
 
 def record(key: str, value: Any) -> None:
@@ -36,10 +38,13 @@ def record(key: str, value: Any) -> None:
 
     Returns ``None``, like any call made for its side effect, so a notebook cell that
     ends in ``record(...)`` displays nothing (a displayed value would be a volatile
-    output). Raises ``ValueError`` for a malformed key or a value that is not a plain
-    number, bool or string.
+    output). Raises ``TypeError`` for a key that is not a string or a value that is not
+    a plain number, bool or string, ``ValueError`` for a malformed key or a non-finite number.
     """
-    if not isinstance(key, str) or not _KEY.match(key):
+    if not isinstance(key, str):
+        raise TypeError(f"record key must be a string of dotted words like 'mnist.cnn.test_accuracy', got {key!r} "
+                        f"of type {type(key).__name__}.")
+    if not _KEY.match(key):
         raise ValueError(f"record key must be dotted words like 'mnist.cnn.test_accuracy', got {key!r}.")
     plain = _plain(value)
     _RECORDED[key] = plain

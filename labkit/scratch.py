@@ -9,9 +9,12 @@ Everything works in the dtype it is given (use float64 for gradient checks).
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
+
+from labkit.validation import (check_array, check_axis, check_bool, check_callable, check_int, check_labels,
+                               check_number, check_values)
 
 __all__ = [
     "sigmoid", "sigmoid_prime", "relu", "softmax", "log_softmax", "logsumexp",
@@ -24,17 +27,26 @@ Array = np.ndarray
 Layer = tuple  # (W, b, g) with g a callable
 
 
-def _float_array(x, name: str) -> Array:
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "fiub":
-        raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}.")
+def _floats(x, name: str, *, finite: bool = False) -> Array:
+    """``x`` as a numeric array in its own float dtype (integers and booleans as float64)."""
+    arr = check_array(x, name, min_len=0, finite=finite)
     return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
+
+
+def _along(z: Array, axis, name: str = "z") -> int:
+    """``axis`` of ``z`` (at least 1-D, not empty along it) as a non-negative index."""
+    if z.ndim == 0:
+        raise ValueError(f"{name} must be at least 1-D (a vector or a batch of them), got a scalar.")
+    axis = check_axis(axis, z.ndim)
+    if z.shape[axis] == 0:
+        raise ValueError(f"{name} has no entries along axis {axis} (shape {z.shape}).")
+    return axis
 
 
 # --------------------------------------------------------------------------- activations
 def sigmoid(z) -> Array:
     """Logistic sigmoid ``1 / (1 + exp(-z))``, without overflow for any ``z``."""
-    z = _float_array(z, "z")
+    z = _floats(z, "z")
     e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
 
@@ -47,13 +59,15 @@ def sigmoid_prime(z) -> Array:
 
 def relu(z) -> Array:
     """``max(z, 0)`` element-wise."""
-    z = _float_array(z, "z")
+    z = _floats(z, "z")
     return np.maximum(z, 0)
 
 
 def logsumexp(z, axis: int = -1, keepdims: bool = False) -> Array:
     """``log(sum(exp(z)))`` along ``axis``, computed as ``m + log(sum(exp(z - m)))``."""
-    z = _float_array(z, "z")
+    z = _floats(z, "z")
+    axis = _along(z, axis)
+    keepdims = check_bool(keepdims, "keepdims")
     m = np.max(z, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     out = m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
@@ -62,25 +76,25 @@ def logsumexp(z, axis: int = -1, keepdims: bool = False) -> Array:
 
 def log_softmax(z, axis: int = -1) -> Array:
     """``log(softmax(z))`` without overflow or ``log(0)``."""
-    z = _float_array(z, "z")
-    return z - logsumexp(z, axis=axis, keepdims=True)
+    z = _floats(z, "z")
+    return z - logsumexp(z, axis=_along(z, axis), keepdims=True)
 
 
 def softmax(z, axis: int = -1) -> Array:
     """Softmax along ``axis`` (each row of a batch of logits sums to 1), overflow-free."""
-    z = _float_array(z, "z")
+    z = _floats(z, "z")
+    axis = _along(z, axis)
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
 # --------------------------------------------------------------------------- losses
-def _check_labels(y, n: int, k: int) -> Array:
-    y = np.asarray(y)
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"labels must have shape ({n},), got {y.shape}.")
-    if y.dtype.kind not in "iu" or (n and (y.min() < 0 or y.max() >= k)):
-        raise ValueError(f"labels must be integers in [0, {k}); got dtype {y.dtype}.")
-    return y
+def _labels_for(y, n: int, k: int) -> Array:
+    """Integer labels ``y`` of shape (n,), each in ``0 .. k-1``."""
+    arr = check_array(y, "y", min_len=0)
+    if arr.shape != (n,):
+        raise ValueError(f"y must have shape ({n},) (one label per row of logits), got {arr.shape}.")
+    return check_labels(arr, "y", n_classes=k) if n else arr.astype(np.int64)
 
 
 def cross_entropy_from_logits(logits, y) -> float:
@@ -89,33 +103,49 @@ def cross_entropy_from_logits(logits, y) -> float:
     Uses log-softmax, so huge logits neither overflow nor give ``log(0)``; equals
     ``keras.losses.SparseCategoricalCrossentropy(from_logits=True)``.
     """
-    logits = _float_array(logits, "logits")
-    if logits.ndim != 2:
-        raise ValueError(f"logits must have shape (n, k), got {logits.shape}.")
-    y = _check_labels(y, *logits.shape)
+    logits = _floats(logits, "logits", finite=True)
+    if logits.ndim != 2 or 0 in logits.shape:
+        raise ValueError(f"logits must have shape (n, k) with n, k >= 1, got {logits.shape}.")
+    y = _labels_for(y, *logits.shape)
     return float(-np.mean(log_softmax(logits)[np.arange(len(y)), y]))
 
 
 def entropy(p, axis: int = -1) -> Array:
-    """Shannon entropy ``-sum p log p`` (nats) of distributions along ``axis``; 0 log 0 = 0."""
-    p = _float_array(p, "p")
+    """Shannon entropy ``-sum p log p`` (nats) of distributions along ``axis``; 0 log 0 = 0.
+
+    ``p`` holds probabilities: values in [0, 1] (ValueError otherwise, NaN included).
+    """
+    p = _probabilities(p, "p")
+    axis = _along(p, axis, "p")
     with np.errstate(divide="ignore", invalid="ignore"):
         return -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=axis)
 
 
 def kl_divergence(p, q, axis: int = -1) -> Array:
-    """``KL(p || q) = sum p log(p / q)`` (nats) along ``axis``; terms with p = 0 are 0."""
-    p, q = _float_array(p, "p"), _float_array(q, "q")
+    """``KL(p || q) = sum p log(p / q)`` (nats) along ``axis``; terms with p = 0 are 0.
+
+    ``p`` and ``q`` hold probabilities (values in [0, 1]); where q = 0 < p the result is inf.
+    """
+    p, q = _probabilities(p, "p"), _probabilities(q, "q")
     if p.shape != q.shape:
         raise ValueError(f"p and q must have the same shape, got {p.shape} and {q.shape}.")
+    axis = _along(p, axis, "p")
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.sum(np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0), axis=axis)
+
+
+def _probabilities(p, name: str) -> Array:
+    arr = _floats(p, name, finite=True)
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty; pass at least one probability.")
+    return check_values(arr, name, min_val=0, max_val=1)
 
 
 # --------------------------------------------------------------------------- layers
 def dense(A, W, b, g: Callable[[Array], Array]) -> Array:
     """A dense layer on a batch: ``g(A @ W + b)``; A (n, n_in), W (n_in, n_out), b (n_out,)."""
-    A, W, b = _float_array(A, "A"), _float_array(W, "W"), _float_array(b, "b")
+    A, W, b = _floats(A, "A"), _floats(W, "W"), _floats(b, "b")
+    check_callable(g, "g", what="an activation function g(Z) -> array, e.g. scratch.relu")
     if A.ndim != 2 or W.ndim != 2 or b.ndim != 1:
         raise ValueError(f"expected A (n, n_in), W (n_in, n_out), b (n_out,); got {A.shape}, {W.shape}, {b.shape}.")
     if A.shape[1] != W.shape[0] or W.shape[1] != b.shape[0]:
@@ -126,8 +156,14 @@ def dense(A, W, b, g: Callable[[Array], Array]) -> Array:
 
 def sequential(A, layers: Sequence[Layer]) -> Array:
     """Forward pass through ``layers``, a list of ``(W, b, g)``; returns the last output."""
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
+        raise TypeError(f"layers must be a list of (W, b, g) triples, got {type(layers).__name__}.")
     if len(layers) == 0:
         raise ValueError("layers is empty; give at least one (W, b, g).")
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, (tuple, list)) or len(layer) != 3:
+            raise ValueError(f"layers[{i}] must be a (W, b, g) triple, got "
+                             f"{type(layer).__name__}{f' of {len(layer)} items' if hasattr(layer, '__len__') else ''}.")
     for W, b, g in layers:
         A = dense(A, W, b, g)
     return A
@@ -139,30 +175,41 @@ def numerical_gradient(f: Callable[[Array], float], x: Array, eps: float = 1e-5)
 
     ``x`` is perturbed in place and restored; use float64 for an accurate check.
     """
+    check_callable(f, "f", what="a function f(x) -> float")
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
-        raise ValueError("x must be a float NumPy array (it is perturbed in place).")
-    if not eps > 0:
-        raise ValueError(f"eps must be positive, got {eps}.")
+        raise TypeError(f"x must be a float NumPy array (it is perturbed in place), got "
+                        f"{type(x).__name__}{f' of dtype {x.dtype}' if isinstance(x, np.ndarray) else ''}.")
+    eps = check_number(eps, "eps", min_val=0, include_min=False)
+
+    def value(v) -> float:
+        out = np.asarray(f(v))
+        if out.ndim != 0 or out.dtype.kind not in "biuf":
+            raise TypeError(f"f must return one number (the loss), got an array of shape {out.shape} and dtype "
+                            f"{out.dtype}.")
+        return float(out)
+
     grad = np.zeros_like(x)
     flat, gflat = x.reshape(-1), grad.reshape(-1)
     if not np.shares_memory(flat, x):
         raise ValueError("x must be contiguous so that it can be perturbed in place.")
     for i in range(flat.size):
         old = flat[i]
-        flat[i] = old + eps
-        up = f(x)
-        flat[i] = old - eps
-        down = f(x)
-        flat[i] = old
+        try:
+            flat[i] = old + eps
+            up = value(x)
+            flat[i] = old - eps
+            down = value(x)
+        finally:
+            flat[i] = old
         gflat[i] = (up - down) / (2 * eps)
     return grad
 
 
 def relative_error(a, b) -> float:
     """``||a - b|| / max(||a|| + ||b||, tiny)``: about 1e-9 for a correct float64 gradient."""
-    a, b = _float_array(a, "a"), _float_array(b, "b")
+    a, b = _floats(a, "a", finite=True), _floats(b, "b", finite=True)
     if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}.")
+        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}.")
     denom = max(float(np.linalg.norm(a) + np.linalg.norm(b)), np.finfo(np.float64).tiny)
     return float(np.linalg.norm(a - b) / denom)
 
@@ -171,9 +218,16 @@ def relative_error(a, b) -> float:
 def init_two_layer(n_in: int, n_hidden: int, n_out: int, *, seed: int = 0,
                    dtype=np.float64) -> dict[str, Array]:
     """He-initialised weights of ``x -> relu(x W1 + b1) W2 + b2`` (logits)."""
-    for name, v in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
-        if not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}.")
+    n_in, n_hidden, n_out = (check_int(v, name, min_val=1) for name, v in
+                             (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)))
+    if seed is not None:
+        seed = check_int(seed, "seed", min_val=0)
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:
+        raise TypeError(f"dtype must be a NumPy float dtype such as np.float64, got {dtype!r}.") from None
+    if kind != "f":
+        raise ValueError(f"dtype must be a floating-point dtype (np.float32 or np.float64), got {np.dtype(dtype)}.")
     rng = np.random.default_rng(seed)
     return {
         "W1": (rng.standard_normal((n_in, n_hidden)) * np.sqrt(2.0 / n_in)).astype(dtype),
@@ -185,7 +239,11 @@ def init_two_layer(n_in: int, n_hidden: int, n_out: int, *, seed: int = 0,
 
 def two_layer_forward(params: dict[str, Array], X) -> tuple[Array, tuple[Array, Array, Array]]:
     """Logits (n, n_out) and the cache ``(X, Z1, H)`` the backward pass needs."""
-    X = _float_array(X, "X")
+    params = _check_params(params)
+    X = _floats(X, "X")
+    n_in = params["W1"].shape[0]
+    if X.ndim != 2 or X.shape[1] != n_in:
+        raise ValueError(f"X must have shape (n, {n_in}) to match params['W1'] {params['W1'].shape}, got {X.shape}.")
     Z1 = X @ params["W1"] + params["b1"]
     H = np.maximum(Z1, 0)
     return H @ params["W2"] + params["b2"], (X, Z1, H)
@@ -199,9 +257,16 @@ def two_layer_loss(params: dict[str, Array], X, y) -> float:
 def two_layer_backward(params: dict[str, Array], cache: tuple[Array, Array, Array],
                        logits: Array, y) -> dict[str, Array]:
     """Gradients of the mean cross-entropy w.r.t. W1, b1, W2, b2 (same shapes as params)."""
+    params = _check_params(params)
+    if not isinstance(cache, (tuple, list)) or len(cache) != 3:
+        raise TypeError(f"cache must be the (X, Z1, H) tuple from two_layer_forward, got {type(cache).__name__}.")
     X, Z1, H = cache
+    logits = _floats(logits, "logits", finite=True)
+    if logits.ndim != 2 or logits.shape != (len(X), params["W2"].shape[1]):
+        raise ValueError(f"logits must have shape ({len(X)}, {params['W2'].shape[1]}) (from two_layer_forward), "
+                         f"got {logits.shape}.")
     n = logits.shape[0]
-    y = _check_labels(y, n, logits.shape[1])
+    y = _labels_for(y, n, logits.shape[1])
     dZ2 = softmax(logits)
     dZ2[np.arange(n), y] -= 1
     dZ2 /= n                                  # d loss / d logits, (n, n_out)
@@ -210,10 +275,21 @@ def two_layer_backward(params: dict[str, Array], cache: tuple[Array, Array, Arra
     return {"W1": X.T @ dZ1, "b1": dZ1.sum(axis=0), "W2": H.T @ dZ2, "b2": dZ2.sum(axis=0)}
 
 
+_PARAMS = ("W1", "b1", "W2", "b2")
+
+
+def _check_params(params) -> dict[str, Array]:
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be the dict from init_two_layer, got {type(params).__name__}.")
+    missing = [k for k in _PARAMS if k not in params]
+    if missing:
+        raise ValueError(f"params is missing {missing}; use the dict from init_two_layer (keys {list(_PARAMS)}).")
+    return params
+
+
 # --------------------------------------------------------------------------- regularisation
 def soft_threshold(w, t: float) -> Array:
     """Proximal step of the L1 penalty: ``sign(w) * max(|w| - t, 0)`` (exact zeros)."""
-    w = _float_array(w, "w")
-    if t < 0:
-        raise ValueError(f"threshold t must be >= 0, got {t}.")
+    w = _floats(w, "w")
+    t = check_number(t, "t", min_val=0)
     return np.sign(w) * np.maximum(np.abs(w) - t, 0)

@@ -22,6 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
+from labkit.validation import check_int, check_number, check_numbers
+
 __all__ = ["font_paths", "render_digits", "DEFAULT_FONTS"]
 
 # Fonts with ordinary (not symbol) digit glyphs, from matplotlib's mpl-data/fonts/ttf.
@@ -43,14 +45,27 @@ def _font_dir() -> Path:
 
 def font_paths(names: Sequence[str] | None = None) -> list[Path]:
     """Paths of the bundled fonts ``names`` (default :data:`DEFAULT_FONTS`) that exist."""
-    names = DEFAULT_FONTS if names is None else tuple(names)
+    return _font_paths(names, "names")
+
+
+def _font_paths(names, arg: str) -> list[Path]:
+    if names is None:
+        names = DEFAULT_FONTS
+    elif isinstance(names, str):
+        names = (names,)  # one font
+    elif not isinstance(names, (Sequence, np.ndarray)):
+        raise TypeError(f"{arg} must be a list of font file names, got {type(names).__name__}.")
+    names = tuple(names)
+    wrong = [n for n in names if not isinstance(n, str)]
+    if wrong:
+        raise TypeError(f"{arg} must hold font file names (strings) such as 'DejaVuSans.ttf', got {wrong!r}.")
     if not names:
-        raise ValueError("give at least one font name, e.g. 'DejaVuSans.ttf'.")
+        raise ValueError(f"{arg} is empty; give at least one font name, e.g. 'DejaVuSans.ttf'.")
     folder = _font_dir()
     found = [folder / n for n in names if (folder / n).is_file()]
     if not found:
         available = ", ".join(sorted(p.name for p in folder.glob("*.ttf"))[:12])
-        raise ValueError(f"none of {list(names)} is in {folder}; available fonts include: {available}, ...")
+        raise ValueError(f"{arg}: none of {list(names)} is in {folder}; available fonts include: {available}, ...")
     return found
 
 
@@ -62,10 +77,10 @@ def _font(path: str):
 
 
 def _range(name: str, value, low: float, high: float) -> tuple[float, float]:
-    try:
-        a, b = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a (min, max) pair, got {value!r}.") from None
+    pair = check_numbers(value, name, min_len=0)
+    if len(pair) != 2:
+        raise ValueError(f"{name} must be a (min, max) pair, got {value!r}.")
+    a, b = pair
     if not (low <= a <= b <= high):
         raise ValueError(f"{name} must satisfy {low} <= min <= max <= {high}, got {value!r}.")
     return a, b
@@ -126,18 +141,20 @@ def render_digits(n: int, *, seed: int = 0, size: int = 28, fonts: Sequence[str]
     centre of mass at the centre, moved by up to ``shift`` pixels each way.
     Same arguments and seed -> the same images.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}.")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8:
-        raise ValueError(f"size must be an integer >= 8 pixels, got {size!r}.")
+    n = check_int(n, "n", min_val=1)
+    size = check_int(size, "size", min_val=8)
     h_lo, h_hi = _range("height", height, 2, size)
     r_lo, r_hi = _range("rotation", rotation, -180, 180)
     t_lo, t_hi = _range("thickness", thickness, 0, 20)
+    if t_lo != round(t_lo) or t_hi != round(t_hi):
+        raise ValueError(f"thickness must be a pair of whole numbers (max-filter radii), got {thickness!r}.")
     b_lo, b_hi = _range("blur", blur, 0, size / 4)
     c_lo, c_hi = _range("contrast", contrast, 0.01, 1.0)
-    if not 0 <= float(shift) <= size / 4:
+    if not 0 <= check_number(shift, "shift") <= size / 4:
         raise ValueError(f"shift must be between 0 and size/4 = {size / 4} pixels, got {shift!r}.")
-    paths = [str(p) for p in font_paths(fonts)]
+    if seed is not None:
+        seed = check_int(seed, "seed", min_val=0)
+    paths = [str(p) for p in _font_paths(fonts, "fonts")]
     rng = np.random.default_rng(seed)
     y = rng.permutation(np.arange(n) % 10).astype(np.int64)
     font_idx = rng.integers(0, len(paths), n)

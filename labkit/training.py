@@ -8,6 +8,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from labkit.validation import check_array, check_bool, check_callable, check_int, check_str
+
 __all__ = ["make_logger", "fit", "FitResult", "timer", "as_dataset", "images_to_float"]
 
 
@@ -19,6 +21,8 @@ def _keras():
 
 def make_logger(every: int = 1, prefix: str = ""):
     """A Keras callback printing one short line every ``every`` epochs (and the last)."""
+    every = check_int(every, "every", min_val=1)
+    prefix = check_str(prefix, "prefix", allow_empty=True)
     keras = _keras()
 
     class _EpochLogger(keras.callbacks.Callback):
@@ -60,15 +64,21 @@ def fit(model, x, y=None, *, epochs: int, batch_size: int | None = 128, validati
 
     Accepts arrays or a ``tf.data.Dataset`` exactly as ``model.fit`` does.
     """
-    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
+    if not callable(getattr(model, "fit", None)):
+        raise TypeError(f"model must be a Keras model (with a fit method), got {type(model).__name__}.")
+    epochs = check_int(epochs, "epochs", min_val=1)
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", min_val=1)
+    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of Keras callbacks, got {type(callbacks).__name__}.")
+    log_every, quiet = check_int(log_every, "log_every", min_val=1), check_bool(quiet, "quiet")
     cbs = list(callbacks or [])
     if not quiet:
         cbs.append(make_logger(log_every))
     if y is None:  # a dataset carries its own batching
         batch_size = None
     start = time.perf_counter()
-    hist = model.fit(x, y, epochs=int(epochs), batch_size=batch_size, validation_data=validation_data,
+    hist = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
                      callbacks=cbs, verbose=0, **kwargs)
     seconds = time.perf_counter() - start
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
@@ -88,9 +98,12 @@ def timer() -> Iterator[dict]:
 
 def images_to_float(x: np.ndarray, channels_last: bool = True) -> np.ndarray:
     """uint8 images (N,H,W) or (N,H,W,C) -> float32 in [0,1], with a channel axis."""
-    x = np.asarray(x)
+    x = check_array(x, "x", kind="any", min_len=0)
     if x.dtype != np.uint8:
-        raise ValueError(f"expected uint8 images, got {x.dtype}; scale floats yourself.")
+        raise TypeError(f"x must hold uint8 images, got dtype {x.dtype}; scale floats yourself.")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"x must be images (N, H, W) or (N, H, W, C), got shape {x.shape}.")
+    channels_last = check_bool(channels_last, "channels_last")
     x = x.astype("float32") / 255.0
     if channels_last and x.ndim == 3:
         x = x[..., None]
@@ -102,11 +115,18 @@ def as_dataset(x, y=None, *, batch_size: int = 128, shuffle: bool = False, seed:
     """A ``tf.data`` pipeline: (cache) -> (shuffle, seeded) -> batch -> (map) -> prefetch."""
     import tensorflow as tf
 
+    batch_size = check_int(batch_size, "batch_size", min_val=1)
+    shuffle, cache = check_bool(shuffle, "shuffle"), check_bool(cache, "cache")
+    seed = check_int(seed, "seed", min_val=0)
+    if map_fn is not None:
+        check_callable(map_fn, "map_fn", what="a function applied to each batch")
+    n = len(x[0]) if isinstance(x, tuple) else len(x)
+    if y is not None and len(y) != n:
+        raise ValueError(f"x and y have different lengths ({n} vs {len(y)}); pass one target per example.")
     ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
     if cache:
         ds = ds.cache()
     if shuffle:
-        n = len(x[0]) if isinstance(x, tuple) else len(x)
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     if map_fn is not None:

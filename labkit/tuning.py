@@ -13,9 +13,12 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
+
+from labkit.validation import check_bool, check_callable, check_int, check_option, check_str
 
 __all__ = ["TUNERS", "make_tuner", "CountingHyperModel", "Trial", "trial_table", "best_so_far",
            "distinct_values", "TuningError"]
@@ -44,10 +47,10 @@ class CountingHyperModel:
     """
 
     def __new__(cls, build: Callable, *, patience: int = 1, seed: int = 0, objective: str = "val_accuracy"):
-        if not callable(build):
-            raise ValueError(f"build must be a function hp -> compiled keras.Model, got {type(build).__name__}.")
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"patience must be an integer >= 0, got {patience!r}.")
+        check_callable(build, "build", what="a function hp -> compiled keras.Model")
+        patience = check_int(patience, "patience", min_val=0)
+        seed = check_int(seed, "seed", min_val=0)
+        objective = check_str(objective, "objective")
         kt = _kt()
         import keras
 
@@ -85,12 +88,22 @@ def make_tuner(kind: str, hypermodel, *, directory: str | Path, project_name: st
     Trials, scores and checkpoints are written to ``directory/project_name``; a second call
     with the same arguments reloads them, and ``search`` only runs the trials still missing.
     """
-    kt = _kt()
+    if not isinstance(kind, str):
+        check_option(kind, "kind", TUNERS)  # a TypeError naming the choices
     if kind not in TUNERS:
-        raise ValueError(f"unknown tuner {kind!r}; use one of {', '.join(TUNERS)}.")
-    for name, value, low in (("max_trials", max_trials, 1), ("max_epochs", max_epochs, 1), ("factor", factor, 2)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+        raise ValueError(f"unknown tuner kind {kind!r}; use one of {', '.join(TUNERS)}.")
+    max_trials = check_int(max_trials, "max_trials", min_val=1)
+    max_epochs = check_int(max_epochs, "max_epochs", min_val=1)
+    factor = check_int(factor, "factor", min_val=2)
+    seed = check_int(seed, "seed", min_val=0)
+    objective, project_name = check_str(objective, "objective"), check_str(project_name, "project_name")
+    overwrite = check_bool(overwrite, "overwrite")
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"directory must be a folder path (str or Path), got {type(directory).__name__}.")
+    kt = _kt()
+    if not (isinstance(hypermodel, kt.HyperModel) or callable(hypermodel)):
+        raise TypeError(f"hypermodel must be a keras_tuner.HyperModel (e.g. CountingHyperModel(build)) or a "
+                        f"function hp -> keras.Model, got {type(hypermodel).__name__}.")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     direction = "min" if "loss" in objective else "max"
@@ -118,6 +131,9 @@ class Trial:
 def trial_table(tuner, *, min_trials: int = 1) -> list[Trial]:
     """The tuner's trials in the order they ran; raises :class:`TuningError` unless at
     least ``min_trials`` completed, every trial completed, and every score is finite."""
+    if not hasattr(getattr(tuner, "oracle", None), "trials"):
+        raise TypeError(f"tuner must be a KerasTuner tuner (from make_tuner), got {type(tuner).__name__}.")
+    min_trials = check_int(min_trials, "min_trials", min_val=0)
     kt = _kt()
     trials = [tuner.oracle.trials[k] for k in sorted(tuner.oracle.trials, key=_trial_order)]
     bad = [t.trial_id for t in trials if t.status != kt.engine.trial.TrialStatus.COMPLETED]
@@ -138,14 +154,22 @@ def trial_table(tuner, *, min_trials: int = 1) -> list[Trial]:
     return rows
 
 
+def _check_trials(trials) -> None:
+    if isinstance(trials, (str, bytes)) or not isinstance(trials, Sequence):
+        raise TypeError(f"trials must be a list of Trial (from trial_table), got {type(trials).__name__}.")
+    wrong = sorted({type(t).__name__ for t in trials if not isinstance(t, Trial)})
+    if wrong:
+        raise TypeError(f"trials must hold Trial rows (from trial_table), got {', '.join(wrong)}.")
+
+
 def _trial_order(trial_id: str):
     return (0, int(trial_id)) if str(trial_id).isdigit() else (1, str(trial_id))
 
 
 def best_so_far(trials: Sequence[Trial], *, mode: str = "max") -> tuple[list[float], list[float]]:
     """(cumulative epochs, best score so far) after each trial, in run order."""
-    if mode not in ("max", "min"):
-        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}.")
+    mode = check_option(mode, "mode", ("max", "min"))
+    _check_trials(trials)
     if not trials:
         raise ValueError("no trials given.")
     cost, best, spent, cur = [], [], 0.0, None
@@ -161,6 +185,9 @@ def best_so_far(trials: Sequence[Trial], *, mode: str = "max") -> tuple[list[flo
 
 def distinct_values(trials: Sequence[Trial], name: str) -> int:
     """How many different values of hyperparameter ``name`` the trials tried."""
+    _check_trials(trials)
+    name = check_str(name, "name")
     if not any(name in t.values for t in trials):
-        raise ValueError(f"no trial has a hyperparameter {name!r}.")
+        known = sorted({k for t in trials for k in t.values})
+        raise ValueError(f"name {name!r}: no trial has a hyperparameter {name!r}; they have {known}.")
     return len({t.values.get(name) for t in trials})

@@ -20,6 +20,14 @@ Functions (each returns the validated value, converted)::
     check_array(value, name, ndim=None, kind="numeric", ...)          -> np.ndarray
     check_labels(value, name, n_classes=None)                         -> np.ndarray (int64, 1-D)
     check_same_length(**arrays)                                       -> int (the common length)
+    check_str(value, name, allow_empty=False)                         -> str
+    check_callable(value, name, what="a function")                    -> the callable
+    check_ints(value, name, min_val=None, min_len=1)                  -> tuple[int, ...]
+    check_values(array, name, min_val=None, max_val=None)             -> the array (values in range)
+    check_binary_labels(value, name, dtype=np.int64)                  -> np.ndarray (0/1, 1-D)
+    check_axis(axis, ndim, name="axis")                               -> int (non-negative)
+    check_names(value, name, min_len=1)                               -> tuple[str, ...]
+    check_numbers(value, name, min_len=1, min_val=None, ...)          -> tuple[float, ...]
 """
 from __future__ import annotations
 
@@ -30,7 +38,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["check_int", "check_number", "check_bool", "check_option", "check_array",
-           "check_labels", "check_same_length"]
+           "check_labels", "check_same_length", "check_str", "check_callable", "check_ints", "check_values",
+           "check_binary_labels", "check_axis", "check_names", "check_numbers"]
 
 _KINDS = {"numeric": "biuf", "integer": "biu", "float": "f", "any": None}
 
@@ -134,7 +143,8 @@ def check_array(value: Any, name: str, *, ndim: int | Sequence[int] | None = Non
             want = " or ".join(f"{d}-D" for d in dims)
             raise ValueError(f"{name} must be {want}, got an array of shape {arr.shape}.")
     if arr.ndim >= 1 and arr.shape[0] < min_len:
-        raise ValueError(f"{name} has {arr.shape[0]} row(s); it needs at least {min_len}.")
+        empty = " (it is empty)" if arr.shape[0] == 0 else ""
+        raise ValueError(f"{name} has {arr.shape[0]} row(s){empty}; it needs at least {min_len}.")
     if finite and arr.dtype.kind in "fc" and arr.size and not np.isfinite(arr).all():
         bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); remove or fix them first.")
@@ -172,3 +182,108 @@ def check_same_length(**arrays: Any) -> int:
         parts = ", ".join(f"{k} has {n}" for k, n in lengths.items())
         raise ValueError(f"inputs have different numbers of examples: {parts}; pass one entry per example.")
     return next(iter(lengths.values()), 0)
+
+
+def check_str(value: Any, name: str, *, allow_empty: bool = False) -> str:
+    """``value`` if it is a string (not blank, unless ``allow_empty``)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {value!r} of type {_type_name(value)}.")
+    if not allow_empty and not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}.")
+    return value
+
+
+def check_callable(value: Any, name: str, *, what: str = "a function") -> Any:
+    """``value`` if it can be called; ``what`` says what to pass (e.g. "a function () -> keras.Model")."""
+    if not callable(value):
+        raise TypeError(f"{name} must be {what}, got {value!r} of type {_type_name(value)}.")
+    return value
+
+
+def check_ints(value: Any, name: str, *, min_val: int | None = None, min_len: int = 1) -> tuple[int, ...]:
+    """A list/tuple of integers (each as :func:`check_int`), at least ``min_len`` of them.
+
+    A single integer or a string is refused with a TypeError: ``hidden=512`` where
+    ``hidden=(512,)`` is meant should not be read as anything else.
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        raise TypeError(f"{name} must be a list or tuple of integers, got {value!r} of type {_type_name(value)}.")
+    items = list(value)
+    if len(items) < min_len:
+        raise ValueError(f"{name} must hold at least {min_len} integer(s), got {items!r}.")
+    for i, item in enumerate(items):
+        if isinstance(item, (bool, np.bool_)) or not isinstance(item, numbers.Integral):
+            raise TypeError(f"{name} must hold integers, got {item!r} of type {_type_name(item)} at position {i}.")
+    out = tuple(int(v) for v in items)
+    if min_val is not None and min(out) < min_val:
+        raise ValueError(f"{name} must hold integers >= {min_val}, got {list(out)}.")
+    return out
+
+
+def check_values(array: np.ndarray, name: str, *, min_val: float | None = None,
+                 max_val: float | None = None) -> np.ndarray:
+    """``array`` (already checked with :func:`check_array`) if every value lies in ``[min_val, max_val]``."""
+    if array.size:
+        lo, hi = float(np.min(array)), float(np.max(array))
+        if (min_val is not None and lo < min_val) or (max_val is not None and hi > max_val):
+            raise ValueError(f"{name} must hold values {_bounds_text(min_val, max_val)}, got values from "
+                             f"{lo:g} to {hi:g}.")
+    return array
+
+
+def check_binary_labels(value: Any, name: str, *, dtype: Any = np.int64) -> np.ndarray:
+    """Binary labels as a 1-D array of 0s and 1s (``dtype``), at least one of them.
+
+    Accepts booleans, integers and floats equal to 0 or 1, as a 1-D array or an
+    ``(n, 1)`` column (what a Keras model with one output unit gives); anything else,
+    e.g. the labels 1 and 2, raises ValueError naming the values found.
+    """
+    arr = check_array(value, name, ndim=(1, 2), kind="numeric")
+    if arr.ndim == 2:
+        if arr.shape[1] != 1:
+            raise ValueError(f"{name} must be 1-D (one 0/1 label per example), got an array of shape {arr.shape}.")
+        arr = arr[:, 0]
+    if arr.dtype != bool and not np.logical_or(arr == 0, arr == 1).all():  # no sort: fast on 10^7 labels
+        seen = np.unique(arr)
+        raise ValueError(f"{name} must hold only 0 and 1 (or booleans): binary labels 0 and 1, got values "
+                         f"{seen[:10].tolist()}{' ...' if seen.size > 10 else ''}; for more classes use a "
+                         "multi-class function, or map your positive class to 1 and the others to 0.")
+    return arr.astype(dtype, copy=False)
+
+
+def check_axis(axis: Any, ndim: int, name: str = "axis") -> int:
+    """``axis`` as a non-negative axis index of an array with ``ndim`` dimensions."""
+    axis = check_int(axis, name)
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name} {axis} is out of range for an array with {ndim} dimension(s); use "
+                         f"{-ndim} .. {ndim - 1}." if ndim else f"{name} cannot be used on a 0-D array.")
+    return axis % ndim
+
+
+def check_names(value: Any, name: str, *, min_len: int = 1) -> tuple[str, ...]:
+    """A list/tuple/array of names (e.g. class names) as a tuple of strings.
+
+    A single string is refused with a TypeError (``"ab"`` would otherwise be read as
+    the two names ``"a"`` and ``"b"``), and so is anything that is not a sequence.
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        raise TypeError(f"{name} must be a list or tuple of names, got {value!r} of type {_type_name(value)}.")
+    names = tuple(str(v) for v in value)
+    if len(names) < min_len:
+        raise ValueError(f"{name} must hold at least {min_len} name(s), got {list(names)}.")
+    return names
+
+
+def check_numbers(value: Any, name: str, *, min_len: int = 1, min_val: float | None = None,
+                  max_val: float | None = None, include_min: bool = True) -> tuple[float, ...]:
+    """A list/tuple of real numbers (each as :func:`check_number`, named ``name[i]``).
+
+    A single number or a string is refused with a TypeError, as in :func:`check_ints`.
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        raise TypeError(f"{name} must be a list or tuple of numbers, got {value!r} of type {_type_name(value)}.")
+    items = list(value)
+    if len(items) < min_len:
+        raise ValueError(f"{name} must hold at least {min_len} number(s), got {items!r}.")
+    return tuple(check_number(v, f"{name}[{i}]", min_val=min_val, max_val=max_val, include_min=include_min)
+                 for i, v in enumerate(items))

@@ -118,6 +118,10 @@ def test_dead_fraction_function():
     assert dead_fraction(conv) == pytest.approx(0.75)
     with pytest.raises(ValueError, match="batch axis"):
         dead_fraction(np.ones(3))
+    with pytest.raises(ValueError, match="no example"):
+        dead_fraction(np.zeros((0, 4)))  # was 1.0: "every unit dead" on no data at all
+    with pytest.raises(ValueError, match="NaN"):
+        dead_fraction(np.array([[np.nan, 1.0]]))
 
 
 def test_layer_discovery_in_deep_mlp_and_nested_models():
@@ -222,6 +226,6 @@ def test_plots_return_figures():
     assert len(fig2.axes) == 2
     with pytest.raises(ValueError, match="unknown statistics"):
         plot_layer_stats({"a": layer_stats(model, x, y)}, keys=("nope",))
-    with pytest.raises(ValueError, match="GradientStats"):
+    with pytest.raises(TypeError, match="GradientStats"):
         plot_gradient_stats("not a callback")
     plt.close("all")

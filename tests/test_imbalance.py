@@ -130,12 +130,16 @@ def test_undersample_counts(ratio):
     (imb.undersample, dict(ratio=0.01), "only removes"),
     (imb.oversample, dict(ratio=-1), "positive finite"),
     (imb.undersample, dict(ratio=float("nan")), "positive finite"),
-    (imb.oversample, dict(ratio=1.0, seed=1.5), "seed"),
 ])
 def test_resampling_rejects_bad_ratios(fn, kwargs, match):
     y = _labels(10, 100)
     with pytest.raises(ValueError, match=match):
         fn(np.zeros((110, 2)), y, **kwargs)
+
+
+def test_resampling_rejects_a_fractional_seed_with_type_error():
+    with pytest.raises(TypeError, match="seed"):
+        imb.oversample(np.zeros((110, 2)), _labels(10, 100), ratio=1.0, seed=1.5)
 
 
 def test_resampling_rejects_mismatched_lengths():

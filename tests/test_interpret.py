@@ -125,7 +125,7 @@ def test_grad_cam_rejects_bad_inputs():
     dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="no Conv2D"):
         interpret.grad_cam(dense, np.zeros((1, 4), "float32"))
-    with pytest.raises(ValueError, match="Keras model"):
+    with pytest.raises(TypeError, match="Keras model"):
         interpret.grad_cam("model", x)
 
 

@@ -110,13 +110,20 @@ def test_logit_scores_are_accepted_as_scores():
     ([0, 1], [0.1, 0.2], {"threshold": 1.5}, "outside the score range"),
     ([0, 1], [0.1, 0.2], {"threshold": -0.1}, "outside the score range"),
     ([0, 1], [0.1, 0.2], {"threshold": float("nan")}, "finite"),
-    ([0, 1], [0.1, 0.2], {"threshold": "0.5"}, "must be a number"),
     ([0, 1], [0.1, 0.2], {"kind": "odds"}, "kind must be"),
-    ([0, 1], ["a", "b"], {}, "must hold numbers"),
     ([[0, 1], [1, 0]], [0.1, 0.2], {}, "1-D"),
 ])
 def test_binary_report_rejects_bad_input(y, s, kw, match):
     with pytest.raises(ValueError, match=match):
+        metrics.binary_report(y, s, **kw)
+
+
+@pytest.mark.parametrize("y,s,kw,match", [
+    ([0, 1], [0.1, 0.2], {"threshold": "0.5"}, "threshold must be a real number"),
+    ([0, 1], ["a", "b"], {}, "must hold numbers"),
+])
+def test_binary_report_rejects_wrong_types_with_type_error(y, s, kw, match):
+    with pytest.raises(TypeError, match=match):
         metrics.binary_report(y, s, **kw)
 
 

@@ -40,7 +40,7 @@ def test_flops_match_hand_counts():
     assert flops.training_flops(cnn, 10) == pytest.approx(3 * want * 10)
     dense = cifar.cifar_dense((256,))
     assert flops.model_flops(dense) == 2 * (3072 * 256 + 256 * 10)
-    with pytest.raises(ValueError, match="Keras model"):
+    with pytest.raises(TypeError, match="Keras model"):
         flops.model_flops("cnn")
 
 

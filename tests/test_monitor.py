@@ -90,11 +90,16 @@ def test_scan_and_windows():
 @pytest.mark.parametrize("bad, match", [
     (np.zeros((5, 2, 2)), "n_samples"),
     (np.array([[np.nan, 1.0], [1.0, 2.0]]), "NaN"),
-    (np.array([["a", "b"], ["c", "d"]]), "numeric"),
     (np.zeros((1, 3)), "at least 2"),
 ])
 def test_bad_inputs_raise(bad, match):
     with pytest.raises(ValueError, match=match):
+        monitor.ks_test(bad, bad)
+
+
+def test_non_numeric_inputs_raise_type_error():
+    bad = np.array([["a", "b"], ["c", "d"]])
+    with pytest.raises(TypeError, match="must hold numbers"):
         monitor.ks_test(bad, bad)
 
 
@@ -110,3 +115,20 @@ def test_bad_arguments_raise():
         monitor.psi(ref, ref, bins=1)
     with pytest.raises(ValueError, match="features"):
         monitor.DriftDetector(ref).test(np.zeros((10, 2)))
+
+
+def test_psi_detector_refuses_settings_that_could_never_flag_drift():
+    ref = np.random.default_rng(0).normal(size=(1000, 1))
+    with pytest.raises(ValueError, match="bins must be an integer >= 2, got 1"):
+        monitor.DriftDetector(ref, method="psi", bins=1)  # one bin holds everything: PSI is always 0
+    two = monitor.DriftDetector(ref, method="psi", bins=2)  # the minimum still sees a +5 sigma shift
+    live = np.random.default_rng(1).normal(size=(500, 1))
+    assert two.test(live + 5).drift and not two.test(live).drift
+    # all of a window in one of two median bins gives PSI ~ 4.6: a threshold of 5 is never exceeded
+    with pytest.raises(ValueError, match=r"psi_threshold 5 can never be exceeded with bins=2.*4\.6"):
+        monitor.DriftDetector(ref, method="psi", bins=2, psi_threshold=5.0)
+
+
+def test_windows_checks_its_arguments_at_the_call():
+    with pytest.raises(ValueError, match="size must be an integer >= 2"):
+        monitor.windows(np.arange(10), 1)  # not deferred to the first next()

@@ -71,7 +71,7 @@ def test_loss_curve_validates():
     x, y = _data()
     with pytest.raises(ValueError, match="multiple of chunk"):
         loss_curve(_build, keras.optimizers.SGD(0.1), x, y, steps=25, chunk=10)
-    with pytest.raises(ValueError, match="Optimizer"):
+    with pytest.raises(TypeError, match="Optimizer"):
         loss_curve(_build, "sgd", x, y, steps=10, chunk=10)
     with pytest.raises(ValueError, match="different lengths"):
         loss_curve(_build, keras.optimizers.SGD(0.1), x, y[:5], steps=10, chunk=10)
@@ -117,7 +117,7 @@ def test_plots():
     assert fig.axes[0].get_yscale() == "log"
     with pytest.raises(ValueError):
         plot_loss_curves([])
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError):
         plot_lr_range_test(c)
     import matplotlib.pyplot as plt
 

@@ -81,7 +81,7 @@ def test_numerical_gradient_is_accurate_and_restores_x():
     g = scratch.numerical_gradient(lambda v: float(np.sum(np.exp(v)) + np.sum(v ** 2)), x)
     np.testing.assert_array_equal(x, x0)
     assert scratch.relative_error(g, np.exp(x0) + 2 * x0) < 1e-9
-    with pytest.raises(ValueError, match="float"):
+    with pytest.raises(TypeError, match="float"):
         scratch.numerical_gradient(lambda v: 0.0, np.array([1, 2]))
 
 
@@ -113,3 +113,11 @@ def test_soft_threshold_gives_exact_zeros():
     assert np.count_nonzero(scratch.soft_threshold(w, 0.1) == 0) == 3
     with pytest.raises(ValueError, match=">= 0"):
         scratch.soft_threshold(w, -1)
+
+
+def test_entropy_and_kl_refuse_values_that_are_not_probabilities():
+    with pytest.raises(ValueError, match=r"p must hold values >= 0 and <= 1, got values from -0.5 to 1.5"):
+        scratch.entropy([-0.5, 1.5])  # would be -0.61 nats: no distribution has negative entropy
+    with pytest.raises(ValueError, match="q must hold values"):
+        scratch.kl_divergence([0.5, 0.5], [-0.5, 1.5])
+    assert scratch.entropy([0.5, 0.5]) == pytest.approx(np.log(2))

@@ -76,10 +76,14 @@ def test_labels_match_the_rendered_digit():
     (dict(n=5, size=4), "size"),
     (dict(n=5, rotation=(10, -10)), "rotation"),
     (dict(n=5, contrast=(0.0, 2.0)), "contrast"),
-    (dict(n=5, height=5), "height"),
     (dict(n=5, shift=20), "shift"),
     (dict(n=5, fonts=["NoSuchFont.ttf"]), "available fonts"),
 ])
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         synth.render_digits(**kwargs)
+
+
+def test_a_single_number_for_a_range_raises_type_error():
+    with pytest.raises(TypeError, match="height must be a list or tuple"):
+        synth.render_digits(n=5, height=5)

@@ -34,7 +34,7 @@ def test_make_tuner_validates():
         tuning.make_tuner("annealing", hm, directory="x", project_name="p")
     with pytest.raises(ValueError, match="max_trials"):
         tuning.make_tuner("random", hm, directory="x", project_name="p", max_trials=0)
-    with pytest.raises(ValueError, match="build must be"):
+    with pytest.raises(TypeError, match="build must be"):
         tuning.CountingHyperModel(None)
     with pytest.raises(ValueError, match="patience"):
         tuning.CountingHyperModel(_build, patience=-1)

@@ -80,3 +80,68 @@ def test_check_same_length_names_every_input():
     with pytest.raises(ValueError, match="y_true has 2, y_pred has 3"):
         v.check_same_length(y_true=[0, 1], y_pred=[0, 1, 1])
     assert v.check_same_length(a=[1, 2], b=np.zeros((2, 5))) == 2
+
+
+def test_check_str_and_check_callable():
+    assert v.check_str("relu", "activation") == "relu" and v.check_str("", "label", allow_empty=True) == ""
+    with pytest.raises(TypeError, match="name must be a string, got 5"):
+        v.check_str(5, "name")
+    with pytest.raises(ValueError, match="category must be a non-empty string"):
+        v.check_str("  ", "category")
+    assert v.check_callable(len, "f") is len
+    with pytest.raises(TypeError, match=r"build_model must be a function \(\) -> keras.Model, got 'mlp'"):
+        v.check_callable("mlp", "build_model", what="a function () -> keras.Model")
+
+
+def test_check_ints_and_check_numbers_refuse_scalars_and_name_the_item():
+    assert v.check_ints(np.array([2, 3]), "widths", min_val=1) == (2, 3)
+    with pytest.raises(TypeError, match="hidden must be a list or tuple of integers"):
+        v.check_ints(512, "hidden")
+    with pytest.raises(TypeError, match="at position 1"):
+        v.check_ints([8, 2.5], "hidden")
+    with pytest.raises(ValueError, match=r"hidden must hold integers >= 1, got \[8, 0\]"):
+        v.check_ints([8, 0], "hidden", min_val=1)
+    with pytest.raises(ValueError, match="at least 1"):
+        v.check_ints([], "widths")
+    assert v.check_numbers((0, 1.5), "height") == (0.0, 1.5)
+    with pytest.raises(TypeError, match="height must be a list or tuple of numbers"):
+        v.check_numbers(15, "height")
+    with pytest.raises(ValueError, match=r"wavelengths\[1\] must be > 0"):
+        v.check_numbers([3.0, -1.0], "wavelengths", min_val=0, include_min=False)
+
+
+def test_check_values_bounds_the_whole_array():
+    a = np.array([0.0, 0.5, 1.0])
+    assert v.check_values(a, "p", min_val=0, max_val=1) is a
+    with pytest.raises(ValueError, match=r"p must hold values >= 0 and <= 1, got values from -0.5 to 1.5"):
+        v.check_values(np.array([-0.5, 1.5]), "p", min_val=0, max_val=1)
+
+
+def test_check_binary_labels_accepts_bools_and_columns_and_refuses_other_labels():
+    np.testing.assert_array_equal(v.check_binary_labels([True, False], "y"), [1, 0])
+    out = v.check_binary_labels(np.array([[0.0], [1.0]]), "y", dtype=np.int8)
+    assert out.dtype == np.int8 and out.tolist() == [0, 1]
+    with pytest.raises(ValueError, match=r"y must hold only 0 and 1.*\[0, 2\]"):
+        v.check_binary_labels([0, 2], "y")
+    with pytest.raises(ValueError, match="y must be 1-D"):
+        v.check_binary_labels(np.zeros((2, 2)), "y")
+    with pytest.raises(TypeError, match="y must hold numbers"):
+        v.check_binary_labels(["a", "b"], "y")
+
+
+def test_check_axis_and_check_names():
+    assert v.check_axis(-1, 3) == 2 and v.check_axis(0, 1) == 0
+    with pytest.raises(ValueError, match=r"axis 2 is out of range for an array with 2 dimension"):
+        v.check_axis(2, 2)
+    with pytest.raises(TypeError, match="axis"):
+        v.check_axis(1.5, 2)
+    assert v.check_names(["a", 1], "class_names") == ("a", "1")
+    with pytest.raises(TypeError, match="class_names must be a list or tuple of names"):
+        v.check_names("ab", "class_names")
+    with pytest.raises(ValueError, match="at least 2"):
+        v.check_names(["a"], "class_names", min_len=2)
+
+
+def test_check_array_says_when_an_array_is_empty():
+    with pytest.raises(ValueError, match=r"x has 0 row\(s\) \(it is empty\); it needs at least 1"):
+        v.check_array([], "x")

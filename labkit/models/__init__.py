@@ -17,6 +17,9 @@ def count_params(model) -> int:
     """Number of trainable parameters of a Keras model."""
     import numpy as np
 
+    if not hasattr(model, "trainable_weights"):
+        raise TypeError(f"model must be a Keras model (or layer), got {type(model).__name__}.")
+
     return int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
 
 

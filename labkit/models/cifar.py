@@ -44,6 +44,7 @@ import keras
 import numpy as np
 
 from labkit.validation import check_array, check_int, check_labels, check_option, check_same_length
+from labkit.validation import check_bool, check_ints, check_number, check_str
 
 __all__ = ["cifar_dense", "cifar_small_cnn", "cifar_large_cnn", "cifar_tiny_cnn",
            "recipe_net", "train_recipe", "RecipeResult", "predict_tta", "whitening_kernel",
@@ -71,7 +72,9 @@ def cifar_dense(hidden: Sequence[int] = (512, 256), num_classes: int = 10, dropo
     import keras
     from keras import layers
 
-    hidden = _check_widths(hidden, None, "hidden")
+    hidden = check_ints(hidden, "hidden", min_val=1)
+    num_classes, name = check_int(num_classes, "num_classes", min_val=1), check_str(name, "name")
+    dropout = check_number(dropout, "dropout", min_val=0, max_val=1, include_max=False)
     x = inputs = keras.Input(_INPUT)
     x = layers.Flatten()(x)
     for h in hidden:
@@ -92,7 +95,9 @@ def cifar_small_cnn(widths: Sequence[int] = (32, 64), num_classes: int = 10, *, 
     import keras
     from keras import layers
 
-    widths = _check_widths(widths, None, "widths")
+    widths = check_ints(widths, "widths", min_val=1)
+    num_classes, name = check_int(num_classes, "num_classes", min_val=1), check_str(name, "name")
+    batch_norm = check_bool(batch_norm, "batch_norm")
     x = inputs = keras.Input(_INPUT)
     for i, w in enumerate(widths):
         for j in range(2):
@@ -112,8 +117,11 @@ def augmentation_layers(translate: float = 0.125, flip: bool = True, seed: int |
     in training (``model.fit``); ``predict``/``evaluate`` see the images unchanged."""
     from keras import layers
 
-    if not 0 <= translate < 0.5:
+    if not 0 <= check_number(translate, "translate") < 0.5:
         raise ValueError(f"translate is a fraction of the image size in [0, 0.5), got {translate!r}.")
+    flip = check_bool(flip, "flip")
+    if seed is not None:
+        seed = check_int(seed, "seed", min_val=0)
     out = []
     if flip:
         out.append(layers.RandomFlip("horizontal", seed=seed))
@@ -136,10 +144,12 @@ def cifar_large_cnn(width: int = 64, dense_units: int = 512, num_classes: int = 
     import keras
     from keras import layers, regularizers
 
-    if not isinstance(width, (int, np.integer)) or width < 1:
-        raise ValueError(f"width must be a positive integer, got {width!r}.")
-    if l2 < 0 or not 0 <= dropout < 1:
-        raise ValueError(f"need l2 >= 0 and 0 <= dropout < 1, got l2={l2!r}, dropout={dropout!r}.")
+    width, dense_units = check_int(width, "width", min_val=1), check_int(dense_units, "dense_units", min_val=1)
+    num_classes, name = check_int(num_classes, "num_classes", min_val=1), check_str(name, "name")
+    l2 = check_number(l2, "l2", min_val=0)
+    dropout = check_number(dropout, "dropout", min_val=0, max_val=1, include_max=False)
+    batch_norm, augment = check_bool(batch_norm, "batch_norm"), check_bool(augment, "augment")
+    seed = check_int(seed, "seed", min_val=0)
     reg = regularizers.L2(l2) if l2 else None
     x = inputs = keras.Input(_INPUT)
     if augment:
@@ -171,8 +181,8 @@ def cifar_tiny_cnn(filters: int = 4, num_classes: int = 10, name: str = "tiny_cn
     import keras
     from keras import layers
 
-    if not isinstance(filters, (int, np.integer)) or filters < 1:
-        raise ValueError(f"filters must be a positive integer, got {filters!r}.")
+    filters = check_int(filters, "filters", min_val=1)
+    num_classes, name = check_int(num_classes, "num_classes", min_val=1), check_str(name, "name")
     x = inputs = keras.Input(_INPUT)
     x = layers.Conv2D(filters, 3, padding="same", activation="relu", name="conv1")(x)
     x = layers.MaxPooling2D(4)(x)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from labkit.validation import check_bool, check_int, check_number, check_str
+
 __all__ = ["deep_mlp", "scaled_init"]
 
 
@@ -11,8 +13,9 @@ def scaled_init(gain: float, seed: int | None = None):
     (std = gain * sqrt(2 / fan_in)); gain > 1 makes a deep ReLU network explode."""
     import keras
 
-    if not gain > 0:
-        raise ValueError(f"gain must be positive, got {gain}.")
+    gain = check_number(gain, "gain", min_val=0, include_min=False)
+    if seed is not None:
+        seed = check_int(seed, "seed", min_val=0)
     return keras.initializers.VarianceScaling(scale=2.0 * gain ** 2, mode="fan_in",
                                               distribution="untruncated_normal", seed=seed)
 
@@ -31,9 +34,14 @@ def deep_mlp(input_dim: int, *, depth: int = 10, width: int = 128, activation: s
     import keras
     from keras import layers
 
-    for arg, val in (("input_dim", input_dim), ("depth", depth), ("width", width), ("num_classes", num_classes)):
-        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-            raise ValueError(f"{arg} must be a positive integer, got {val!r}.")
+    input_dim, depth, width, num_classes = (check_int(val, arg, min_val=1) for arg, val in (
+        ("input_dim", input_dim), ("depth", depth), ("width", width), ("num_classes", num_classes)))
+    batch_norm, name = check_bool(batch_norm, "batch_norm"), check_str(name, "name")
+    try:
+        keras.activations.get(activation)
+    except (ValueError, TypeError):
+        raise ValueError(f"activation must be a Keras activation name such as 'relu' or 'sigmoid' (or a "
+                         f"function), got {activation!r}.") from None
     inputs = keras.Input((input_dim,))
     h = inputs
     for i in range(1, depth + 1):

@@ -1,13 +1,23 @@
 """MNIST / Fashion-MNIST builders (28x28x1 inputs, logits out)."""
 from __future__ import annotations
 
+from labkit.validation import check_int, check_ints, check_number, check_str
+
 __all__ = ["mnist_mlp", "mnist_cnn"]
+
+
+def _common(num_classes, input_shape, name) -> tuple[int, tuple[int, ...], str]:
+    return (check_int(num_classes, "num_classes", min_val=1), check_ints(input_shape, "input_shape", min_val=1),
+            check_str(name, "name"))
 
 
 def mnist_mlp(hidden: int = 128, num_classes: int = 10, input_shape=(28, 28, 1), name: str = "mlp"):
     """Flatten -> Dense(hidden, relu) -> Dense(num_classes) logits."""
     import keras
     from keras import layers
+
+    hidden = check_int(hidden, "hidden", min_val=1)
+    num_classes, input_shape, name = _common(num_classes, input_shape, name)
 
     return keras.Sequential([
         keras.Input(input_shape),
@@ -28,6 +38,10 @@ def mnist_cnn(num_classes: int = 10, input_shape=(28, 28, 1), width: int = 32, d
     """
     import keras
     from keras import layers
+
+    num_classes, input_shape, name = _common(num_classes, input_shape, name)
+    width = check_int(width, "width", min_val=1)
+    dropout = check_number(dropout, "dropout", min_val=0, max_val=1, include_max=False)
 
     def conv(x, filters):
         x = layers.Conv2D(filters, 3, use_bias=False)(x)
