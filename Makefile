@@ -3,6 +3,7 @@
 #                 over a copy the learner edited: a newer lab lands beside it) and open
 #                 JupyterLab on 127.0.0.1 in workspace/, with the solutions in notebooks/
 #   make test     set up (once), run labkit's unit tests and every notebook under nbval
+#                 (quick profile; LABKIT_PROFILE=standard make test for the learner's sizes)
 #   make verify   execute every notebook headless in PROFILE (default standard) and
 #                 write executed copies + a results table to build/<profile>/
 #   make student  write student versions (solutions removed) to student/
@@ -53,15 +54,17 @@ lab: setup
 	  --ServerApp.jpserver_extensions=nbgrader.server_extensions.formgrader=False \
 	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
+# The tests run the quick profile unless LABKIT_PROFILE says otherwise: the standard
+# profile is a learner's session (up to ~10 minutes a notebook), not a test run.
 test: setup
 	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest $(NBVAL_FLAGS) $(NOTEBOOKS)
+	LABKIT_PROFILE=$${LABKIT_PROFILE:-quick} $(BIN)/python -m pytest $(NBVAL_FLAGS) $(NOTEBOOKS)
 
 unit: setup
 	$(BIN)/python -m pytest tests
 
 notebooks: setup
-	$(BIN)/python -m pytest $(NBVAL_FLAGS) $(NOTEBOOKS)
+	LABKIT_PROFILE=$${LABKIT_PROFILE:-quick} $(BIN)/python -m pytest $(NBVAL_FLAGS) $(NOTEBOOKS)
 
 verify: setup
 	$(BIN)/python -m labkit.runbook --profile $(PROFILE) --out build/$(PROFILE) $(NOTEBOOKS)
