@@ -1,4 +1,4 @@
-"""Time-to-accuracy and FLOP/s of the CIFAR-10 training recipe (labkit.models.cifar.train_recipe).
+"""Time-to-accuracy and FLOP/s of the CIFAR-10 training recipe (labkit.recipe.train_recipe).
 
 Usage (from the repository root, with LABKIT_DATA_DIR set)::
 
@@ -42,7 +42,7 @@ def _parse(argv):
     p.add_argument("--widths", help="override recipe_widths, e.g. 64,128,256")
     p.add_argument("--batch-size", type=int, help="override recipe_batch_size")
     p.add_argument("--n-train", type=int, help="train on a stratified subset of this size")
-    p.add_argument("--activation", help="override the recipe's activation (default relu; airbench: gelu)")
+    p.add_argument("--activation", help="override the profile's recipe activation (airbench: gelu)")
     p.add_argument("--optimizer", choices=("sgd", "muon"), help="override the profile's recipe optimizer")
     p.add_argument("--precision", default="auto",
                    choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"))
@@ -59,8 +59,7 @@ def main(argv=None) -> int:
     args = _parse(argv)
     cfg = labkit.settings("cifar10", args.profile)
     labkit.seed_everything(args.seed)
-    from labkit import data, flops
-    from labkit.models import cifar
+    from labkit import data, flops, recipe
 
     widths = tuple(int(w) for w in args.widths.split(",")) if args.widths else tuple(cfg.recipe_widths)
     epochs = args.epochs or cfg.recipe_epochs
@@ -83,7 +82,7 @@ def main(argv=None) -> int:
           "GFLOP/s", flush=True)
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    r = cifar.train_recipe(ds.x_train, ds.y_train, ds.x_test, ds.y_test, epochs=epochs, widths=widths,
+    r = recipe.train_recipe(ds.x_train, ds.y_train, ds.x_test, ds.y_test, epochs=epochs, widths=widths,
                            batch_size=batch, precision=args.precision, eval_every=args.eval_every,
                            backup_dir=args.backup_dir, seed=args.seed,
                            **options)
@@ -108,7 +107,7 @@ def main(argv=None) -> int:
         achieved_flops_per_s=achieved, peak_flops_per_s=peaks, fraction_of_peak=achieved / peak,
         met_bar=met_bar, met_budget=met_budget, epoch_log=r.epoch_log,
         machine=dict(cpu_count=os.cpu_count(), platform=platform.platform(),
-                     bf16_instructions=cifar.cpu_supports_bf16(),
+                     bf16_instructions=recipe.cpu_supports_bf16(),
                      load_average_end=os.getloadavg() if hasattr(os, "getloadavg") else None),
     )
     print(f"\nfinal test accuracy (TTA level {r.config['tta']}): {r.test_accuracy:.4f}  (bar {target})")

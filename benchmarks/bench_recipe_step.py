@@ -5,7 +5,7 @@ Usage (from the repository root)::
     python benchmarks/bench_recipe_step.py                      # relu/gelu x XLA off/on, widths 64,256,256
     python benchmarks/bench_recipe_step.py --rounds 5 --steps 10 --batch-size 512
 
-It builds :func:`labkit.models.cifar.recipe_net` once per variant (activation ReLU or GELU; Keras
+It builds :func:`labkit.recipe.recipe_net` once per variant (activation ReLU or GELU; Keras
 ``jit_compile`` off or on), warms each up, then times ``--steps`` training steps of each variant in
 turn for ``--rounds`` rounds (interleaved, so a busy neighbour slows every variant alike) on random
 images, and prints the median images/s per variant and its ratio to the first. The recipe's input
@@ -47,11 +47,10 @@ def main(argv=None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from labkit import flops
-    from labkit.models import cifar
+    from labkit import flops, recipe
 
     widths = tuple(int(w) for w in args.widths.split(","))
-    precision = cifar.recipe_precision(args.precision)
+    precision = recipe.recipe_precision(args.precision)
     bs = args.batch_size
     rng = np.random.default_rng(0)
     x = rng.random((bs * 4, 32, 32, 3), dtype=np.float32)
@@ -61,7 +60,7 @@ def main(argv=None) -> int:
     models, errors = {}, {}
     for name in args.variants.split(","):
         act, _, xla = name.partition("+")
-        model = cifar.recipe_net(widths, activation=act, precision=precision)
+        model = recipe.recipe_net(widths, activation=act, precision=precision)
         model.compile(keras.optimizers.SGD(0.01, momentum=0.85, nesterov=True, weight_decay=1e-3),
                       keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2),
                       jit_compile=xla == "xla")

@@ -22,18 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from labkit.validation import check_array, check_bool, check_callable, check_int, check_labels, check_option
 
 __all__ = ["LayerStats", "layer_stats", "GradientStats", "plot_gradient_stats", "plot_layer_stats",
            "kernel_layers", "relu_layers", "dead_fraction"]
-
-
-def _keras():
-    import keras
-
-    return keras
 
 
 # --------------------------------------------------------------------------- layer discovery
@@ -47,7 +43,6 @@ def kernel_layers(model) -> list:
 
 
 def _is_relu(layer) -> bool:
-    keras = _keras()
     if isinstance(layer, keras.layers.ReLU):
         return (getattr(layer, "max_value", None) is None and float(getattr(layer, "negative_slope", 0.0)) == 0.0
                 and float(getattr(layer, "threshold", 0.0)) == 0.0)
@@ -61,7 +56,6 @@ def relu_layers(model) -> list:
 
 
 def _flat_layers(model) -> list:
-    keras = _keras()
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a Keras model, got {type(model).__name__}.")
     out = []
@@ -133,7 +127,6 @@ class _Probe:
     """A model's feature extractor and a gradient function, built once and reused."""
 
     def __init__(self, model, loss: Callable | None, training: bool):
-        keras = _keras()
         if not isinstance(model, keras.Model):
             raise TypeError(f"model must be a Keras model, got {type(model).__name__}.")
         if not getattr(model, "built", False) or not model.inputs:
@@ -152,7 +145,6 @@ class _Probe:
 
     def _sparse_classes(self) -> int | None:
         """The number of classes when the loss takes integer labels (sparse cross-entropy), else None."""
-        keras = _keras()
         loss = self.loss if self.loss is not None else getattr(self.model, "loss", None)
         sparse = isinstance(loss, keras.losses.SparseCategoricalCrossentropy) or loss in (
             "sparse_categorical_crossentropy", keras.losses.sparse_categorical_crossentropy)
@@ -160,9 +152,6 @@ class _Probe:
         return int(shape[-1]) if sparse and len(shape) == 2 and shape[-1] is not None else None
 
     def __call__(self, x, y, y_name: str = "y") -> LayerStats:
-        import tensorflow as tf
-
-        keras = _keras()
         model = self.model
         k = self._sparse_classes()
         if k is not None:  # out-of-range labels: an error on a CPU, a silent NaN loss on a GPU
@@ -233,11 +222,7 @@ def _check_probe_options(loss, training) -> None:
 
 
 # --------------------------------------------------------------------------- callback
-def _make_callback_base():
-    return _keras().callbacks.Callback
-
-
-class GradientStats(_make_callback_base()):
+class GradientStats(keras.callbacks.Callback):
     """Keras callback: record :func:`layer_stats` on a fixed probe batch during training.
 
     x_probe, y_probe: a fixed batch (e.g. 256 training examples), the same every time, so
@@ -247,7 +232,12 @@ class GradientStats(_make_callback_base()):
 
     After training, ``history`` holds ``step`` (R,), ``epoch`` (R,), ``loss`` (R,),
     ``grad_norm``/``weight_norm``/``act_mean``/``act_std`` (R, L) and ``dead_fraction``
-    (R, K); ``layer_names`` and ``relu_names`` name the columns.
+    (R, K); ``layer_names`` and ``relu_names`` name the columns. Each ``fit()`` starts a new
+    record (``on_train_begin`` resets it, as Keras' own callbacks do), so one monitor can be
+    reused; its steps and epochs count from 0 within that ``fit()``.
+
+    Not registered for Keras serialisation: its configuration is a probe batch and a loss
+    function, not plain values (and Keras never serialises callbacks).
     """
 
     def __init__(self, x_probe, y_probe, *, every: int = 1, unit: str = "epoch",
@@ -266,9 +256,9 @@ class GradientStats(_make_callback_base()):
 
     # Keras hooks
     def on_train_begin(self, logs=None):
+        self.records, self._step, self._epoch = [], 0, 0  # a new record for every fit()
         self._probe = _Probe(self.model, self.loss, self.training)
-        if not self.records:  # a second fit() continues the same record
-            self._record()
+        self._record()
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1

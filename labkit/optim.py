@@ -21,12 +21,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from labkit.validation import check_array, check_bool, check_callable, check_int, check_number, check_option, check_str
 
 __all__ = ["LossCurve", "loss_curve", "steps_to_target", "LRRangeTest", "lr_range_test",
-           "plot_lr_range_test", "plot_loss_curves"]
+           "plot_lr_range_test", "plot_loss_curves", "DivergenceStop"]
 
 
 def _check_training(build_model, x, y, batch_size, seed, loss) -> tuple[int, int]:
@@ -49,8 +51,6 @@ def _check_training(build_model, x, y, batch_size, seed, loss) -> tuple[int, int
 
 def _batches(x, y, batch_size: int, seed: int):
     """An endless, seeded, shuffled stream of equal-size mini-batches."""
-    import tensorflow as tf
-
     ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
     ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
@@ -105,6 +105,49 @@ class LossCurve:
         return float(self.losses[-1])
 
 
+@keras.saving.register_keras_serializable(package="labkit")
+class DivergenceStop(keras.callbacks.Callback):
+    """Keras callback: stop training once the epoch's loss is not finite or exceeds
+    ``factor * initial_loss``; times every epoch.
+
+    After ``fit``: ``diverged`` (bool) and ``times`` (the wall seconds of each epoch). Both are
+    reset in ``on_train_begin``, so one instance can serve several ``fit`` calls.
+    :func:`loss_curve` uses it with "epochs" of ``chunk`` steps.
+
+    Args:
+        initial_loss: the loss of the untrained model (the reference).
+        factor: how many times the reference loss counts as diverged (default 2.0, > 1).
+    """
+
+    def __init__(self, initial_loss: float, factor: float = 2.0):
+        super().__init__()
+        self.initial_loss = float(initial_loss)
+        self.factor = check_number(factor, "factor", min_val=1, include_min=False)
+        self.diverged = False
+        self.times: list[float] = []
+        self._t = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.diverged, self.times = False, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._t)
+        val = float((logs or {}).get("loss", float("nan")))
+        if not math.isfinite(val) or val > self.factor * self.initial_loss:
+            self.diverged = True
+            self.model.stop_training = True
+
+    @classmethod
+    def from_config(cls, config):  # keras.callbacks.Callback has no from_config
+        return cls(**config)
+
+    def get_config(self):
+        return {"initial_loss": self.initial_loss, "factor": self.factor}
+
+
 def loss_curve(build_model: Callable[[], Any], optimizer, x, y, *, steps: int, chunk: int = 20,
                batch_size: int = 64, seed: int = 0, label: str = "", loss=None,
                diverge_factor: float = 2.0) -> LossCurve:
@@ -115,8 +158,6 @@ def loss_curve(build_model: Callable[[], Any], optimizer, x, y, *, steps: int, c
     rate may be a schedule, which sees the global step). Stops early when the loss
     diverges (see :class:`LossCurve`).
     """
-    import keras
-
     batch_size, seed = _check_training(build_model, x, y, batch_size, seed, loss)
     steps, chunk = check_int(steps, "steps", min_val=1), check_int(chunk, "chunk", min_val=1)
     if steps % chunk:
@@ -133,22 +174,7 @@ def loss_curve(build_model: Callable[[], Any], optimizer, x, y, *, steps: int, c
     xb, yb = next(iter(ds.take(1)))
     initial = float(loss(yb, model(xb, training=False)))
 
-    class _Watch(keras.callbacks.Callback):
-        diverged = False
-        times: list[float] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._t = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self._t)
-            val = float((logs or {}).get("loss", float("nan")))
-            if not math.isfinite(val) or val > diverge_factor * initial:
-                self.diverged = True
-                self.model.stop_training = True
-
-    watch = _Watch()
-    watch.times = []
+    watch = DivergenceStop(initial, diverge_factor)
     start = time.perf_counter()
     hist = model.fit(ds, epochs=steps // chunk, steps_per_epoch=chunk, callbacks=[watch], verbose=0,
                      shuffle=False)
@@ -186,9 +212,6 @@ def lr_range_test(build_model: Callable[[], Any], x, y, *, min_lr: float = 1e-4,
     ``suggestion`` is a tenth of the rate at the smoothed minimum (a common, cautious rule).
     ``optimizer``: ``"sgd"`` (with ``momentum``) or ``"adam"``.
     """
-    import keras
-    import tensorflow as tf
-
     batch_size, seed = _check_training(build_model, x, y, batch_size, seed, loss)
     steps = check_int(steps, "steps", min_val=1)
     min_lr, max_lr = check_number(min_lr, "min_lr"), check_number(max_lr, "max_lr")

@@ -200,7 +200,7 @@ _LABS: dict[str, Lab] = {
         full=dict(n_train=50_000, dense_hidden=(512, 256), epochs_compare=10, n_overfit=2_000, n_val=5_000,
                   large_width=32, large_dense=512, epochs_overfit=30, patience=5, epochs_underfit=10,
                   epochs_underfit_long=20, n_gradcam=18, recipe_epochs=20, recipe_budget_s=None,
-                  recipe_options={'optimizer': 'muon'}, min_recipe_accuracy=0.94),
+                  recipe_options={'optimizer': 'muon', 'activation': 'gelu'}, min_recipe_accuracy=0.94),
     ),
     # Notebook 05, Fashion-MNIST MLPs; standard/full bars not measured (= quick's floors).
     "diagnosis": Lab(

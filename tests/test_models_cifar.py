@@ -1,5 +1,5 @@
-"""labkit.models.cifar and labkit.flops: shapes, parameter/FLOP counts against hand counts,
-the whitening layer against its definition, augmentation, and a resumable tiny recipe run."""
+"""labkit.models.cifar, labkit.recipe and labkit.flops: shapes, parameter/FLOP counts against hand
+counts, the whitening layer against its definition, augmentation, and a resumable tiny recipe run."""
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +15,11 @@ import pytest
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from labkit import flops  # noqa: E402
+from labkit import flops, recipe  # noqa: E402
 from labkit.models import cifar, count_params  # noqa: E402
+from labkit.recipe import augment, backup, precision  # noqa: E402
+from labkit.recipe.optimizers import AirbenchMuon, Lookahead  # noqa: E402
+from labkit.recipe.schedules import Triangle  # noqa: E402
 
 
 def test_dense_and_small_cnn_param_counts_match_hand_counts():
@@ -80,7 +83,7 @@ def test_whitening_kernel_decorrelates_patches():
     base = rng.normal(size=(200, 16, 16, 1))
     imgs = np.concatenate([base, 0.8 * base + 0.2 * rng.normal(size=base.shape),
                            rng.normal(size=base.shape)], axis=-1)
-    k = cifar.whitening_kernel(imgs, eps=0.0)
+    k = recipe.whitening_kernel(imgs, eps=0.0)
     assert k.shape == (2, 2, 3, 24)
     np.testing.assert_allclose(k[..., 12:], -k[..., :12])
     # oracle: the covariance of the first 12 filters' responses is the identity
@@ -91,11 +94,11 @@ def test_whitening_kernel_decorrelates_patches():
     resp = patches @ w
     np.testing.assert_allclose(resp.T @ resp / len(resp), np.eye(12), atol=1e-3)
     with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
-        cifar.whitening_kernel(np.zeros((2, 8, 8)))
+        recipe.whitening_kernel(np.zeros((2, 8, 8)))
 
 
 def test_recipe_net_structure():
-    model = cifar.recipe_net((8, 16, 32))
+    model = recipe.recipe_net((8, 16, 32))
     assert model(np.zeros((2, 32, 32, 3), "float32")).shape == (2, 10)
     stem, bias = model.get_layer("whiten"), model.get_layer("whiten_bias")
     assert not stem.trainable and not stem.trainable_weights and stem.bias is None
@@ -104,16 +107,16 @@ def test_recipe_net_structure():
     np.testing.assert_array_equal(k[1, 1, :, :8], np.eye(8))
     assert np.all(k[0, :, :, :8] == 0)
     with pytest.raises(ValueError, match="3 positive integers"):
-        cifar.recipe_net((8, 16))
+        recipe.recipe_net((8, 16))
     with pytest.raises(ValueError, match=r"\(2, 2, 3, 24\)"):
-        cifar.recipe_net((8, 16, 32), whiten=np.zeros((3, 3, 3, 24)))
+        recipe.recipe_net((8, 16, 32), whiten=np.zeros((3, 3, 3, 24)))
 
 
 def test_recipe_net_activation_is_applied():
     import keras
 
     x = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
-    acts = {name: [l for l in cifar.recipe_net((8, 16, 32), activation=name).layers
+    acts = {name: [l for l in recipe.recipe_net((8, 16, 32), activation=name).layers
                    if isinstance(l, keras.layers.Activation)] for name in ("relu", "gelu")}
     assert len(acts["relu"]) == len(acts["gelu"]) == 7  # stem + two per group
     np.testing.assert_allclose(np.asarray(acts["relu"][0](x)), np.maximum(x, 0))
@@ -124,7 +127,7 @@ def test_recipe_net_activation_is_applied():
 
 
 def test_scaled_bias_multiplies_the_gradient_only():
-    model = cifar.recipe_net((8, 16, 32), bias_scale=64.0)
+    model = recipe.recipe_net((8, 16, 32), bias_scale=64.0)
     layer = model.get_layer("block1_1_bias")
     layer.bias.assign(np.full(8, 0.5, "float32"))
     x = tf.ones((1, 4, 4, 8))
@@ -142,17 +145,17 @@ def test_scaled_bias_multiplies_the_gradient_only():
 
 
 def test_precision_choice(monkeypatch):
-    assert cifar.recipe_precision("float32") == "float32"
+    assert recipe.recipe_precision("float32") == "float32"
     with pytest.raises(ValueError, match="precision must be"):
-        cifar.recipe_precision("fp8")
-    monkeypatch.setattr(cifar, "cpu_supports_bf16", lambda: False)
-    assert cifar.recipe_precision("auto") in ("float32", "mixed_float16")  # mixed_float16 only on a GPU
-    monkeypatch.setattr(cifar, "cpu_supports_bf16", lambda: True)
-    assert cifar.recipe_precision("auto") in ("mixed_bfloat16", "mixed_float16")
+        recipe.recipe_precision("fp8")
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: False)
+    assert recipe.recipe_precision("auto") in ("float32", "mixed_float16")  # mixed_float16 only on a GPU
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: True)
+    assert recipe.recipe_precision("auto") in ("mixed_bfloat16", "mixed_float16")
 
 
 def test_augment_fn_flips_and_translates_by_whole_pixels():
-    aug = cifar._augment_fn(2, True)
+    aug = augment.augment_fn(2, True)
     x = tf.random.stateless_uniform((16, 32, 32, 3), (1, 2))
     y = tf.zeros((16, 10))
     out, _ = aug(x, y, tf.constant(5, tf.int64))
@@ -177,7 +180,7 @@ def _tiny_data(n=256, seed=0):
 @pytest.mark.parametrize("optimizer", ["sgd", "muon"])
 def test_train_recipe_learns_and_resumes(tmp_path, optimizer):
     x, y = _tiny_data()
-    r = cifar.train_recipe(x, y, x[:64], y[:64], epochs=3, widths=(8, 16, 16), batch_size=64,
+    r = recipe.train_recipe(x, y, x[:64], y[:64], epochs=3, widths=(8, 16, 16), batch_size=64,
                            precision="float32", log=None, eval_every=1, optimizer=optimizer)
     assert r.epochs == 3 and r.samples_seen == 3 * 256 and r.precision == "float32"
     assert r.epoch_log[-1]["loss"] < r.epoch_log[0]["loss"]
@@ -243,7 +246,7 @@ class _FirstState(keras.callbacks.Callback):
 
 def _recipe(x, y, root, **kw):
     args = dict(epochs=3, widths=(8, 16, 16), batch_size=64, precision="float32", log=None, backup_dir=root)
-    return cifar.train_recipe(x, y, **{**args, **kw})
+    return recipe.train_recipe(x, y, **{**args, **kw})
 
 
 def _crashed_run(x, y, root, after, **kw):
@@ -287,12 +290,12 @@ def test_backup_is_keyed_by_the_data_and_the_settings(tmp_path):
     # the key covers the data and every setting that shapes the run, and the record says which
     run_b = _crashed_run(x, y, root, after=1, seed=1)
     rec = _record(run_b)
-    assert set(rec["settings"]) >= set(cifar.RECIPE_DEFAULTS) | {"epochs", "seed", "precision", "batch_size"}
+    assert set(rec["settings"]) >= set(recipe.RECIPE_DEFAULTS) | {"epochs", "seed", "precision", "batch_size"}
     assert rec["settings"]["seed"] == 1 and rec["settings"]["widths"] == [8, 16, 16]
-    assert rec["fingerprint"] == cifar._recipe_fingerprint(x, y, rec["settings"])
+    assert rec["fingerprint"] == backup.recipe_fingerprint(x, y, rec["settings"])
     assert run_b.name.endswith(rec["fingerprint"][:16])
-    assert cifar._recipe_fingerprint(x2, y, rec["settings"]) != rec["fingerprint"]
-    assert cifar._recipe_fingerprint(x, y2, rec["settings"]) != rec["fingerprint"]
+    assert backup.recipe_fingerprint(x2, y, rec["settings"]) != rec["fingerprint"]
+    assert backup.recipe_fingerprint(x, y2, rec["settings"]) != rec["fingerprint"]
 
 
 def _record(run):
@@ -375,7 +378,7 @@ def test_backup_folder_must_be_private(tmp_path, monkeypatch):
     assert r.resumed_epochs == 0 and run.with_name(run.name + ".set-aside").is_dir()
     # backup_dir=True: the per-user cache folder, created private
     monkeypatch.setenv("LABKIT_CACHE_DIR", str(tmp_path / "cache"))
-    assert cifar.recipe_backup_root() == tmp_path / "cache" / "backups"
+    assert recipe.recipe_backup_root() == tmp_path / "cache" / "backups"
     run = _crashed_run(x, y, tmp_path / "cache", after=1, backup_dir=True)
     assert run.parent == tmp_path / "cache" / "backups"
     assert run.parent.stat().st_mode & 0o777 == 0o700
@@ -403,7 +406,7 @@ def test_whitening_bias_trains_first_then_stays_frozen():
         def on_epoch_end(self, epoch, logs=None):
             seen.append(self.model.get_layer("whiten_bias").bias.numpy().copy())
 
-    model = cifar.train_recipe(x, y, epochs=3, widths=(8, 16, 16), batch_size=64, precision="float32",
+    model = recipe.train_recipe(x, y, epochs=3, widths=(8, 16, 16), batch_size=64, precision="float32",
                                log=None, whiten_bias_epochs=1, callbacks=[Watch()]).model
     assert np.abs(seen[0]).max() > 0  # trained in epoch 1 (from zeros) ...
     layer = model.get_layer("whiten_bias")
@@ -414,40 +417,40 @@ def test_whitening_bias_trains_first_then_stays_frozen():
 def test_train_recipe_validates_inputs():
     x, y = _tiny_data(32)
     with pytest.raises(ValueError, match="unknown recipe setting"):
-        cifar.train_recipe(x, y, epochs=1, learning_rate=1.0)
+        recipe.train_recipe(x, y, epochs=1, learning_rate=1.0)
     with pytest.raises(ValueError, match="epochs"):
-        cifar.train_recipe(x, y, epochs=0)
+        recipe.train_recipe(x, y, epochs=0)
     with pytest.raises(TypeError, match="epochs"):
-        cifar.train_recipe(x, y, epochs=2.0)
+        recipe.train_recipe(x, y, epochs=2.0)
     with pytest.raises(ValueError, match="labels"):
-        cifar.train_recipe(x, y + 10, epochs=1)
+        recipe.train_recipe(x, y + 10, epochs=1)
     # fractional labels were truncated to classes 0 and 9
     for bad in (0.5, 9.5):
         with pytest.raises(ValueError, match="y_train must hold whole-number class labels"):
-            cifar.train_recipe(x, np.full(32, bad), epochs=1)
+            recipe.train_recipe(x, np.full(32, bad), epochs=1)
     with pytest.raises(TypeError, match="y_train"):
-        cifar.train_recipe(x, np.array(["cat"] * 32), epochs=1)
+        recipe.train_recipe(x, np.array(["cat"] * 32), epochs=1)
     with pytest.raises(ValueError, match=r"x_train must be \(N, 32, 32, 3\)"):
-        cifar.train_recipe(x[:, :16], y, epochs=1)
+        recipe.train_recipe(x[:, :16], y, epochs=1)
     with pytest.raises(ValueError, match="y_train has 10"):
-        cifar.train_recipe(x, y[:10], epochs=1)
+        recipe.train_recipe(x, y[:10], epochs=1)
     # float pixels in [0, 255] trained as if they were in [0, 1]
     with pytest.raises(ValueError, match=r"x_train .*255.* pass uint8 pixels or scale"):
-        cifar.train_recipe(x.astype("float32"), y, epochs=1)
+        recipe.train_recipe(x.astype("float32"), y, epochs=1)
     with pytest.raises(ValueError, match=r"x_train .*\[0, 1\]"):
-        cifar.train_recipe(x.astype("float32") / 255 - 0.5, y, epochs=1)  # already normalised
+        recipe.train_recipe(x.astype("float32") / 255 - 0.5, y, epochs=1)  # already normalised
     with pytest.raises(TypeError, match="x_train must be uint8"):
-        cifar.train_recipe(x.astype("int64"), y, epochs=1)
+        recipe.train_recipe(x.astype("int64"), y, epochs=1)
     with pytest.raises(ValueError, match="x_test"):
-        cifar.train_recipe(x, y, x.astype("float32"), y, epochs=1)
+        recipe.train_recipe(x, y, x.astype("float32"), y, epochs=1)
     with pytest.raises(ValueError, match="y_test"):
-        cifar.train_recipe(x, y, x, None, epochs=1)
+        recipe.train_recipe(x, y, x, None, epochs=1)
     with pytest.raises(ValueError, match="batch_size"):
-        cifar.train_recipe(x, y, epochs=1, batch_size=0)
+        recipe.train_recipe(x, y, epochs=1, batch_size=0)
     with pytest.raises(TypeError, match="backup_dir"):
-        cifar.train_recipe(x, y, epochs=1, backup_dir=3)
+        recipe.train_recipe(x, y, epochs=1, backup_dir=3)
     with pytest.raises(TypeError, match="log"):
-        cifar.train_recipe(x, y, epochs=1, log="print")
+        recipe.train_recipe(x, y, epochs=1, log="print")
 
 
 def test_predict_tta_averages_the_mirror():
@@ -455,9 +458,9 @@ def test_predict_tta_averages_the_mirror():
     x = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 3)).astype(np.uint8)
     xf = x.astype("float32") / 255
     want = 0.5 * (model.predict(xf, verbose=0) + model.predict(xf[:, :, ::-1], verbose=0))
-    np.testing.assert_allclose(cifar.predict_tta(model, x), want, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(cifar.predict_tta(model, x, tta=True), want, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(cifar.predict_tta(model, x, tta=False), model.predict(xf, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(recipe.predict_tta(model, x), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(recipe.predict_tta(model, x, tta=True), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(recipe.predict_tta(model, x, tta=False), model.predict(xf, verbose=0), atol=1e-6)
 
 
 def test_predict_tta_level_2_adds_one_pixel_shifts():
@@ -468,16 +471,16 @@ def test_predict_tta_level_2_adds_one_pixel_shifts():
     views = [x, padded[:, :32, :32], padded[:, 2:, 2:]]
     mirror = [0.5 * (model.predict(v, verbose=0) + model.predict(v[:, :, ::-1], verbose=0)) for v in views]
     want = 0.5 * mirror[0] + 0.25 * mirror[1] + 0.25 * mirror[2]
-    np.testing.assert_allclose(cifar.predict_tta(model, x, tta=2), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(recipe.predict_tta(model, x, tta=2), want, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="tta must be"):
-        cifar.predict_tta(model, x, tta=3)
+        recipe.predict_tta(model, x, tta=3)
 
 
 def test_alternating_flip_mirrors_every_image_on_odd_epochs():
     x = np.random.default_rng(0).random((4, 32, 32, 3)).astype("float32")
     y = np.zeros((4, 10), "float32")
     flip_all = tf.Variable(False)
-    aug = cifar._augment_fn(0, True, flip_all)
+    aug = augment.augment_fn(0, True, flip_all)
     out, _ = aug(tf.constant(x), tf.constant(y), tf.constant(3, tf.int64))
     np.testing.assert_array_equal(out.numpy(), x)
     flip_all.assign(True)
@@ -489,7 +492,7 @@ def test_lookahead_moves_weights_to_their_moving_average():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
     model.optimizer.build(model.trainable_variables)
-    cb = cifar._lookahead_callback(start_step=5, total_steps=20, every=5)
+    cb = Lookahead(start_step=5, total_steps=20, every=5)
     cb.set_model(model)
     cb.on_train_begin()
     w0 = [v.numpy().copy() for v in model.weights]
@@ -517,7 +520,7 @@ def test_lookahead_moves_weights_to_their_moving_average():
 
 
 def test_triangle_schedule_shape():
-    sched = cifar._triangle_schedule(1.0, 100, warmup=0.25, start_factor=0.2, end_factor=0.1)
+    sched = Triangle(1.0, 100, warmup=0.25, start_factor=0.2, end_factor=0.1)
     lr = np.array([float(sched(s)) for s in (0, 25, 100)])
     np.testing.assert_allclose(lr, [0.2, 1.0, 0.1], atol=1e-6)
     assert float(sched(60)) == pytest.approx(0.1 + 0.9 * 40 / 75)
@@ -533,16 +536,16 @@ def test_matmul_peak_is_positive():
 def test_newton_schulz_orthogonalises_against_the_svd():
     g = np.random.default_rng(0).normal(size=(64, 24))
     u, s, vt = np.linalg.svd(g, full_matrices=False)
-    out = np.asarray(cifar.newton_schulz(g, steps=5))
+    out = np.asarray(recipe.newton_schulz(g, steps=5))
     assert out.shape == g.shape
     sv = np.linalg.svd(out, compute_uv=False)
     assert sv.min() > 0.5 and sv.max() < 1.6  # the scale of g is gone, every direction kept
     polar = u @ vt  # oracle: the orthogonal factor of g
     assert np.sum(out * polar) / (np.linalg.norm(out) * np.linalg.norm(polar)) > 0.97
-    np.testing.assert_allclose(np.asarray(cifar.newton_schulz(g.T, steps=5)), out.T, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(cifar.newton_schulz(7.0 * g, steps=5)), out, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(recipe.newton_schulz(g.T, steps=5)), out.T, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(recipe.newton_schulz(7.0 * g, steps=5)), out, atol=1e-4)
     with pytest.raises(ValueError, match="matrix"):
-        cifar.newton_schulz(np.zeros((2, 2, 2)))
+        recipe.newton_schulz(np.zeros((2, 2, 2)))
 
 
 def test_muon_optimizer_steps_match_a_numpy_reference():
@@ -550,7 +553,7 @@ def test_muon_optimizer_steps_match_a_numpy_reference():
     kernel = keras.Variable(rng.normal(size=(3, 3, 4, 8)).astype("float32"), name="kernel")
     bias = keras.Variable(rng.normal(size=(8,)).astype("float32"), name="bias")
     groups = {kernel.path: ("muon", 0.2, 0.0, "main"), bias.path: ("sgd", 0.5, 0.1, "whiten")}
-    opt = cifar._muon_optimizer(groups, total_steps=4, whiten_steps=2, muon_momentum=0.6, sgd_momentum=0.85)
+    opt = AirbenchMuon(groups, total_steps=4, whiten_steps=2, muon_momentum=0.6, sgd_momentum=0.85)
     k, b = kernel.numpy().astype("float64"), bias.numpy().astype("float64")
     mk, mb = np.zeros_like(k), np.zeros_like(b)
     for step in range(3):
@@ -560,7 +563,7 @@ def test_muon_optimizer_steps_match_a_numpy_reference():
         # reference (airbench94_muon, PyTorch semantics), rates decaying linearly to 0
         mk = 0.6 * mk + gk
         k = k * np.sqrt(8) / np.linalg.norm(k)
-        upd = np.asarray(cifar.newton_schulz((gk + 0.6 * mk).reshape(-1, 8), 3)).reshape(k.shape)
+        upd = np.asarray(recipe.newton_schulz((gk + 0.6 * mk).reshape(-1, 8), 3)).reshape(k.shape)
         k = k - 0.2 * (1 - step / 4) * upd
         d = gb + 0.1 * b
         mb = 0.85 * mb + d
@@ -573,7 +576,7 @@ def test_muon_optimizer_steps_match_a_numpy_reference():
 
 def test_train_recipe_with_muon_learns_and_uses_its_preset():
     x, y = _tiny_data()
-    r = cifar.train_recipe(x, y, x[:64], y[:64], epochs=3, widths=(8, 16, 16), batch_size=64,
+    r = recipe.train_recipe(x, y, x[:64], y[:64], epochs=3, widths=(8, 16, 16), batch_size=64,
                            precision="float32", log=None, optimizer="muon")
     assert r.config["activation"] == "gelu" and r.config["lookahead"] is False  # the preset
     assert r.config["batch_size"] == 64  # an explicit setting wins over the preset
@@ -581,4 +584,14 @@ def test_train_recipe_with_muon_learns_and_uses_its_preset():
     head = r.model.get_layer("head").kernel.numpy()
     assert head.std() > 0.5  # unit-std head initialisation (Keras' default would be ~0.27 here)
     with pytest.raises(ValueError, match="optimizer"):
-        cifar.train_recipe(x, y, epochs=1, optimizer="adam")
+        recipe.train_recipe(x, y, epochs=1, optimizer="adam")
+
+
+def test_the_recipe_is_still_reachable_from_labkit_models():
+    from labkit import models
+
+    assert models.train_recipe is cifar.train_recipe is recipe.train_recipe
+    assert models.recipe_net is cifar.recipe_net is recipe.recipe_net
+    for name in ("RecipeResult", "predict_tta", "whitening_kernel", "recipe_precision", "cpu_supports_bf16",
+                 "newton_schulz", "RECIPE_DEFAULTS", "MUON_PRESET", "recipe_backup_root", "CIFAR_MEAN"):
+        assert getattr(cifar, name) is getattr(recipe, name), name
