@@ -17,6 +17,9 @@ import os
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
+import keras
+import numpy as np
+import tensorflow as tf
 
 from labkit.validation import check_array, check_int, check_labels, check_number, check_same_length
 
@@ -31,7 +34,6 @@ def split_cpu(n: int) -> list:
     afterwards TensorFlow refuses, and this raises a ValueError saying so - unless
     the CPU already has exactly ``n`` logical devices (a re-run cell).
     """
-    import tensorflow as tf
 
     check_int(n, "n", min_val=1)
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -59,7 +61,6 @@ def strategy_from_env():
     * otherwise more than one GPU, or more than one logical CPU -> ``MirroredStrategy``;
     * otherwise the default (no-op) strategy.
     """
-    import tensorflow as tf
 
     raw = os.environ.get("TF_CONFIG", "").strip()
     if raw:
@@ -134,8 +135,6 @@ def train_sync(strategy, build_model, x, y, *, steps: int, global_batch: int, lr
     ``strategy.scope()``; x: (n, ...) float32, y: (n,) int labels; the loss is the mean
     softmax cross-entropy of logits over the global batch.
     """
-    import keras
-    import tensorflow as tf
 
     x, y = _check_training_args(x, y, steps, global_batch, lr)
     replicas = strategy.num_replicas_in_sync
@@ -185,9 +184,6 @@ def train_async(strategy, build_model, x, y, *, steps: int, batch: int, lr: floa
     parameters in between. A counter on the parameter server measures exactly how many
     (``TrainLog.staleness``). Arguments as in :func:`train_sync`.
     """
-    import keras
-    import numpy as np
-    import tensorflow as tf
 
     x, y = _check_training_args(x, y, steps, batch, lr)
     if not isinstance(strategy, tf.distribute.ParameterServerStrategy):

@@ -2,6 +2,7 @@
 initializer that puts a Gabor bank into a convolution layer."""
 from __future__ import annotations
 
+import keras
 import numpy as np
 
 from labkit.validation import check_int, check_number, check_numbers
@@ -81,13 +82,8 @@ def _bank_spec(n_orientations, wavelengths, phases, dog_sigmas) -> tuple[int, tu
     return n_orientations, wavelengths, phases, dog_sigmas
 
 
-def _initializer_base():
-    import keras
-
-    return keras.initializers.Initializer
-
-
-class GaborInitializer(_initializer_base()):
+@keras.saving.register_keras_serializable(package="labkit")
+class GaborInitializer(keras.initializers.Initializer):
     """Keras initializer: ``Conv2D(n, size, kernel_initializer=GaborInitializer())``.
 
     Fills the kernel with :func:`gabor_bank` for the layer's size and input channels;
@@ -104,8 +100,6 @@ class GaborInitializer(_initializer_base()):
         return self.n_orientations * len(self.wavelengths) * len(self.phases) + len(self.dog_sigmas)
 
     def __call__(self, shape, dtype=None):
-        import keras
-
         if len(shape) != 4 or shape[0] != shape[1]:
             raise ValueError(f"GaborInitializer needs a square conv kernel shape (k, k, c_in, n), got {tuple(shape)}.")
         if shape[3] != self.n_filters:

@@ -6,40 +6,47 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from labkit.validation import check_array, check_bool, check_callable, check_int, check_str
 
-__all__ = ["make_logger", "fit", "FitResult", "timer", "as_dataset", "images_to_float"]
+__all__ = ["EpochLogger", "make_logger", "fit", "FitResult", "timer", "as_dataset", "images_to_float"]
 
 
-def _keras():
-    import keras
+class EpochLogger(keras.callbacks.Callback):
+    """Prints one short line every ``every`` epochs (and the last): metrics and elapsed time.
 
-    return keras
+    Keras' own ``verbose=2`` prints every epoch with no elapsed total; this keeps long
+    runs to a few lines. State lives on the instance and is reset in ``on_train_begin``,
+    so one logger can serve several ``fit`` calls.
+    """
+
+    def __init__(self, every: int = 1, prefix: str = ""):
+        super().__init__()
+        self.every = check_int(every, "every", min_val=1)
+        self.prefix = check_str(prefix, "prefix", allow_empty=True)
+        self.start = 0.0
+        self.epochs = 0
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+        self.epochs = self.params.get("epochs", 0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        n = epoch + 1
+        if n % self.every and n != self.epochs:
+            return
+        items = " - ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items()
+                           if isinstance(v, (int, float, np.floating)) and k != "learning_rate")
+        print(f"{self.prefix}epoch {n}/{self.epochs} - {items} - {time.perf_counter() - self.start:.0f} s",
+              flush=True)
 
 
-def make_logger(every: int = 1, prefix: str = ""):
-    """A Keras callback printing one short line every ``every`` epochs (and the last)."""
-    every = check_int(every, "every", min_val=1)
-    prefix = check_str(prefix, "prefix", allow_empty=True)
-    keras = _keras()
-
-    class _EpochLogger(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self._t0 = time.perf_counter()
-            self._epochs = self.params.get("epochs", 0)
-
-        def on_epoch_end(self, epoch, logs=None):
-            n = epoch + 1
-            if n % every and n != self._epochs:
-                return
-            items = " - ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items()
-                               if isinstance(v, (int, float, np.floating)) and k != "learning_rate")
-            print(f"{prefix}epoch {n}/{self._epochs} - {items} - {time.perf_counter() - self._t0:.0f} s",
-                  flush=True)
-
-    return _EpochLogger()
+def make_logger(every: int = 1, prefix: str = "") -> EpochLogger:
+    """An :class:`EpochLogger` printing one line every ``every`` epochs (and the last)."""
+    return EpochLogger(every, prefix)
 
 
 @dataclass
@@ -113,8 +120,6 @@ def images_to_float(x: np.ndarray, channels_last: bool = True) -> np.ndarray:
 def as_dataset(x, y=None, *, batch_size: int = 128, shuffle: bool = False, seed: int = 0,
                cache: bool = True, map_fn=None):
     """A ``tf.data`` pipeline: (cache) -> (shuffle, seeded) -> batch -> (map) -> prefetch."""
-    import tensorflow as tf
-
     batch_size = check_int(batch_size, "batch_size", min_val=1)
     shuffle, cache = check_bool(shuffle, "shuffle"), check_bool(cache, "cache")
     seed = check_int(seed, "seed", min_val=0)

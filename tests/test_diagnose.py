@@ -35,9 +35,12 @@ def test_advice_names_the_fixes():
 @given(err, err, err, st.floats(0.001, 0.2))
 def test_verdict_follows_the_gaps(jt, jc, base, tol):
     d = diagnose.bias_variance(jt, jc, base, tolerance=tol)
-    assert d.verdict in diagnose.VERDICTS
-    assert d.high_bias == (jt - base > tol)
-    assert d.high_variance == (jc - jt > tol)
+    high_bias, high_variance = jt - base > tol, jc - jt > tol
+    assert d.high_bias == high_bias and d.high_variance == high_variance
+    assert d.verdict == {(True, False): "high bias", (False, True): "high variance",
+                         (True, True): "high bias and high variance", (False, False): "good fit"}[
+        high_bias, high_variance]
+    assert d.advice == diagnose.ADVICE[d.verdict]
 
 
 def test_from_curve_uses_the_last_point():

@@ -95,7 +95,13 @@ def test_grad_cam_defaults_last_conv_and_predicted_class():
     named = interpret.grad_cam(model, x, class_index=pred, layer_name="c2")
     np.testing.assert_allclose(auto, named, atol=1e-6)
     assert auto.shape == (4, 16, 16) and auto.dtype == np.float32
-    assert auto.min() >= 0 and auto.max() <= 1 + 1e-6
+    # normalised: each map is the raw (upsampled) map divided by its own peak, so every map peaks at 1
+    raw = interpret.grad_cam(model, x, class_index=pred, layer_name="c2", normalize=False)
+    peak = raw.max(axis=(1, 2), keepdims=True)
+    assert (peak > 0).all(), "the test needs maps that are not all zero"
+    np.testing.assert_allclose(auto, raw / peak, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(auto.max(axis=(1, 2)), 1.0, rtol=1e-6)
+    assert auto.min() >= 0
     early = interpret.grad_cam(model, x[0], layer_name="c1")  # one image, an earlier layer
     assert early.shape == (1, 16, 16)
 
@@ -151,19 +157,61 @@ def test_first_layer_filters_and_activation_maps():
     assert interpret.activation_maps(model, x, "c2").shape == (2, 8, 8, 6)
 
 
-def test_overlay_and_plots_return_figures():
+def test_overlay_blends_the_jet_colours_of_the_map_over_the_image():
+    from matplotlib import colormaps
+
+    rng = np.random.default_rng(4)
+    image = rng.random((16, 16, 3)).astype("float32")
+    cam = rng.random((16, 16)).astype("float32")
+    heat = colormaps["jet"](cam)[..., :3]
+    np.testing.assert_allclose(interpret.overlay(image, cam), 0.55 * image + 0.45 * heat, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(interpret.overlay(image, cam, alpha=0.0), image, atol=1e-7)
+    np.testing.assert_allclose(interpret.overlay(image, cam, alpha=1.0), heat, atol=1e-6)
+    # a map outside [0, 1] is clipped first, the result stays an image in [0, 1]
+    np.testing.assert_allclose(interpret.overlay(image, cam * 3 - 1), 0.55 * image + 0.45 *
+                               colormaps["jet"](np.clip(cam * 3 - 1, 0, 1))[..., :3], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="must match"):
+        interpret.overlay(image, cam[:8])
+
+
+def _shown(ax) -> np.ndarray:
+    (im,) = ax.get_images()
+    return np.asarray(im.get_array())
+
+
+def test_plots_draw_the_given_images_maps_and_titles():
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     model = _small_cnn()
     x = np.random.default_rng(4).random((2, 16, 16, 3)).astype("float32")
     cams = interpret.grad_cam(model, x)
-    blended = interpret.overlay(x[0], cams[0])
-    assert blended.shape == (16, 16, 3) and 0 <= blended.min() and blended.max() <= 1
-    with pytest.raises(ValueError, match="must match"):
-        interpret.overlay(x[0], cams[0][:8])
-    for fig in (interpret.plot_grad_cam(x, cams, ["a", "b"]),
-                interpret.plot_filters(interpret.first_layer_filters(model)),
-                interpret.plot_activation_maps(x[0], interpret.activation_maps(model, x)[0])):
-        assert isinstance(fig, matplotlib.figure.Figure)
-        matplotlib.pyplot.close(fig)
+
+    fig = interpret.plot_grad_cam(x, cams, ["a", "b"], ncols=3)
+    axes = fig.axes
+    assert len(axes) == 3 and fig.get_suptitle() == "Grad-CAM"
+    for i in range(2):
+        np.testing.assert_allclose(_shown(axes[i]), interpret.overlay(x[i], cams[i]), rtol=1e-6)
+        assert axes[i].get_title() == "ab"[i]
+    assert axes[2].get_images() == [], "a spare panel stays empty"
+    plt.close(fig)
+
+    filters = interpret.first_layer_filters(model)
+    fig = interpret.plot_filters(filters, ncols=3)
+    assert len(fig.axes) == 6 and [len(a.get_images()) for a in fig.axes] == [1, 1, 1, 1, 0, 0]
+    for i in range(4):
+        np.testing.assert_allclose(_shown(fig.axes[i]), filters[i], rtol=1e-6)
+    plt.close(fig)
+
+    maps = interpret.activation_maps(model, x)[0]   # (16, 16, 4)
+    fig = interpret.plot_activation_maps(x[0], maps, n=3, ncols=2)
+    axes = np.array(fig.axes).reshape(3, 2)          # the input row, then 3 maps over 2 columns
+    np.testing.assert_allclose(_shown(axes[0, 0]), x[0], rtol=1e-6)
+    shown = [axes[1 + i // 2, i % 2] for i in range(3)]
+    for i, ax in enumerate(shown):
+        np.testing.assert_allclose(_shown(ax), maps[..., i], rtol=1e-6)
+        assert ax.get_title() == f"ch {i}"
+    assert axes[2, 1].get_images() == [] and axes[0, 1].get_images() == []
+    plt.close(fig)

@@ -56,7 +56,13 @@ def test_surface_centre_and_sharpness_at_the_least_squares_minimum(linear):
     assert losses.min() == pytest.approx(losses[2, 2], rel=1e-4), "the minimum is at the centre"
     small = landscape.sharpness(model, center, x, y, mse, radius=0.01, samples=4)
     large = landscape.sharpness(model, center, x, y, mse, radius=0.1, samples=4)
-    assert 0 < small < large, "at a minimum every move raises the loss, more for larger moves"
+    # closed form: at the least-squares minimum, L(w* + r d) - L(w*) = r^2 d' (X'X / n) d, averaged
+    # over the same filter-normalised directions (seeds 0..samples-1)
+    xd = x.astype(np.float64)
+    curvature = np.mean([(d.T @ (xd.T @ xd / len(xd)) @ d).item()
+                         for d in (landscape.random_direction(center, k)[0].astype(np.float64) for k in range(4))])
+    assert small == pytest.approx(0.01 ** 2 * curvature, rel=1e-2)
+    assert large == pytest.approx(0.1 ** 2 * curvature, rel=1e-3)
 
 
 def test_weight_distance_and_bad_input(linear):

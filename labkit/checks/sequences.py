@@ -1,6 +1,7 @@
 """Exercise checks of notebook 13 (sequences and vanishing gradients)."""
 from __future__ import annotations
 
+import keras
 from labkit.checks import ExerciseError, call_answer, passed
 
 __all__ = ["recurrent_params"]
@@ -11,7 +12,6 @@ _HINT = ("a SimpleRNN unit has input weights, recurrent weights and a bias: unit
 
 
 def _keras_count(kind: str, input_dim: int, units: int) -> int:
-    import keras
 
     layer = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[kind](units)
     layer.build((None, None, input_dim))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Any
+import keras
 
 from labkit.validation import check_bool, check_int, check_number, check_str
 
@@ -11,7 +12,6 @@ __all__ = ["deep_mlp", "scaled_init"]
 def scaled_init(gain: float, seed: int | None = None):
     """He-normal initialisation with every weight multiplied by ``gain``
     (std = gain * sqrt(2 / fan_in)); gain > 1 makes a deep ReLU network explode."""
-    import keras
 
     gain = check_number(gain, "gain", min_val=0, include_min=False)
     if seed is not None:
@@ -31,7 +31,6 @@ def deep_mlp(input_dim: int, *, depth: int = 10, width: int = 128, activation: s
     with ``batch_norm=True`` each block is Dense (no bias) -> BatchNormalization ->
     Activation, the arrangement used in practice.
     """
-    import keras
     from keras import layers
 
     input_dim, depth, width, num_classes = (check_int(val, arg, min_val=1) for arg, val in (

