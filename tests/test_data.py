@@ -234,6 +234,7 @@ def test_real_mnist_and_fashion_from_shared_folder(isolated_data_env, monkeypatc
 
 
 @needs_shared
+@pytest.mark.slow
 def test_real_cifar10_matches_lossless_originals(isolated_data_env, monkeypatch):
     monkeypatch.setenv("LABKIT_DATA_DIR", str(SHARED))
     ds = data.load("cifar10")
@@ -546,6 +547,8 @@ print(h.hexdigest())
 """
 
 
+@pytest.mark.slow
+@pytest.mark.multiprocess
 def test_three_processes_decoding_into_one_cache_agree(tiny_cifar, isolated_data_env, tmp_path, monkeypatch):
     import subprocess
     import sys

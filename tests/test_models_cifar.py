@@ -177,6 +177,7 @@ def _tiny_data(n=256, seed=0):
     return x, y
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["sgd", "muon"])
 def test_train_recipe_learns_and_resumes(tmp_path, optimizer):
     x, y = _tiny_data()
@@ -267,6 +268,7 @@ def _epochs(result):
     return [row["epoch"] for row in result.epoch_log]
 
 
+@pytest.mark.slow
 def test_backup_is_keyed_by_the_data_and_the_settings(tmp_path):
     x, y = _tiny_data(128)
     root = tmp_path / "backups"
@@ -302,6 +304,7 @@ def _record(run):
     return json.loads((run / "labkit_run.json").read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncated", "fingerprint", "unloadable", "no record"])
 def test_damaged_or_foreign_backup_is_reported_set_aside_and_training_starts_fresh(tmp_path, damage):
     x, y = _tiny_data(128)
@@ -346,6 +349,7 @@ def _sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_backup_folder_must_be_private(tmp_path, monkeypatch):
     x, y = _tiny_data(128)
     shared = tmp_path / "shared"
@@ -385,6 +389,7 @@ def test_backup_folder_must_be_private(tmp_path, monkeypatch):
     assert _recipe(x, y, None, backup_dir=True).resumed_epochs == 1
 
 
+@pytest.mark.slow
 def test_nothing_left_to_train_reports_the_stored_totals(tmp_path):
     x, y = _tiny_data(128)
     root = tmp_path / "backups"
@@ -398,6 +403,7 @@ def test_nothing_left_to_train_reports_the_stored_totals(tmp_path):
     assert int(r.model.optimizer.iterations.numpy()) == 3 * 2 and not run.exists()
 
 
+@pytest.mark.slow
 def test_whitening_bias_trains_first_then_stays_frozen():
     x, y = _tiny_data()
     seen = []
@@ -574,6 +580,7 @@ def test_muon_optimizer_steps_match_a_numpy_reference():
     assert abs(np.linalg.norm(kernel.numpy()) - np.sqrt(8)) < 0.3 * np.sqrt(8)
 
 
+@pytest.mark.slow
 def test_train_recipe_with_muon_learns_and_uses_its_preset():
     x, y = _tiny_data()
     r = recipe.train_recipe(x, y, x[:64], y[:64], epochs=3, widths=(8, 16, 16), batch_size=64,

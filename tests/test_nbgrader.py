@@ -92,6 +92,8 @@ def _n_exercises() -> int:
     return sum(c.cell_type == "code" and has_solution(c.source) for c in nb.cells)
 
 
+@pytest.mark.slow
+@pytest.mark.multiprocess
 def test_the_solutions_get_full_points_and_the_untouched_release_gets_zero(course):
     folder, student, _ = course
     scores = _scores(folder)
@@ -99,6 +101,8 @@ def test_the_solutions_get_full_points_and_the_untouched_release_gets_zero(cours
     assert scores[student] == (0, _n_exercises())
 
 
+@pytest.mark.slow
+@pytest.mark.multiprocess
 def test_the_release_has_no_solution_no_hint_and_no_reveal_and_locks_the_checks(course):
     folder, _, _ = course
     release = nbformat.read(folder / "release" / LAB / f"{LAB}.ipynb", as_version=4)
@@ -135,6 +139,8 @@ def _expected_hints() -> list[str]:
     return found
 
 
+@pytest.mark.slow
+@pytest.mark.multiprocess
 def test_the_feedback_shows_the_hint_of_each_failing_check(course):
     folder, student, _ = course
     page = (folder / "feedback" / student / LAB / f"{LAB}.html").read_text(encoding="utf-8")
@@ -147,6 +153,8 @@ def test_the_feedback_shows_the_hint_of_each_failing_check(course):
     assert "Hint: " not in html.unescape(re.sub(r"<[^>]+>", "", solved))
 
 
+@pytest.mark.slow
+@pytest.mark.multiprocess
 def test_the_course_config_gives_training_cells_time(course):
     """nbgrader's default is 30 s a cell; the course folder's config (loading instructor/) sets more."""
     from nbgrader.preprocessors import Execute

@@ -150,6 +150,7 @@ def _tiny_cifar(n=128, seed=0):
     return x, y
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["sgd", "muon"])
 def test_a_trained_recipe_model_reloads_from_keras_with_equal_predictions(tmp_path, optimizer):
     x, y = _tiny_cifar()
