@@ -11,10 +11,10 @@ Public entry points::
     labkit.record("mnist.cnn.test_accuracy", 0.991)
 
 Sub-modules: ``data``, ``registry``, ``profiles``, ``models``, ``training``,
-``callbacks``, ``optim``, ``metrics``, ``diagnose``, ``curves``, ``errors``, ``plots``,
-``interpret``, ``flops``, ``imbalance``, ``monitor``, ``serve``, ``synth``, ``landscape``,
-``filters``, ``distribute``, ``tuning``, ``scratch``, ``checks``, ``student``,
-``nbtools``, ``runbook``.
+``callbacks``, ``optim``, ``metrics`` (``reports``, ``evaluation``, ``scores``),
+``diagnose``, ``curves``, ``errors``, ``plots``, ``interpret``, ``flops``, ``imbalance``,
+``monitor``, ``serve``, ``synth``, ``landscape``, ``filters``, ``distribute``, ``tuning``,
+``scratch``, ``checks``, ``student``, ``nbtools``, ``runbook``.
 """
 from __future__ import annotations
 

@@ -51,35 +51,40 @@ def _labels_and_outputs(y_true: Any, outputs: Any, from_logits: Any) -> tuple[np
 
 
 def error_rate(y_true: np.ndarray, outputs: np.ndarray, from_logits: bool = True) -> float:
-    """Fraction misclassified. ``outputs``: (n, k) scores (arg-max) or (n, 1) binary scores
-    (positive at logit >= 0, i.e. probability >= 0.5).
+    """Fraction misclassified, :func:`sklearn.metrics.zero_one_loss` of the predictions.
 
-    ``y_true``: (n,) integer labels in ``0 .. k-1`` (0/1 for one output column) or (n, k)
-    one-hot rows; a length mismatch, fractional, negative or too-large labels raise ValueError.
+    ``outputs``: (n, k) scores (the arg-max is the prediction) or (n, 1) binary scores
+    (positive at logit >= 0, i.e. probability >= 0.5). ``y_true``: (n,) integer labels in
+    ``0 .. k-1`` (0/1 for one output column) or (n, k) one-hot rows; a length mismatch,
+    fractional, negative or too-large labels raise ValueError (labkit's checks).
     """
+    from sklearn.metrics import zero_one_loss
+
     y, out = _labels_and_outputs(y_true, outputs, from_logits)
-    pred = out.argmax(axis=1) if out.shape[1] > 1 else (_binary_probs(out, from_logits) >= 0.5).astype(int)
-    return float(np.mean(pred != y))
+    pred = out.argmax(axis=1) if out.shape[1] > 1 else (_binary_probs(out, from_logits) >= 0.5).astype(np.int64)
+    return float(zero_one_loss(y, pred))
 
 
 def cross_entropy(y_true: np.ndarray, outputs: np.ndarray, from_logits: bool = True) -> float:
-    """Mean cross-entropy (natural log) of integer labels under the model's outputs.
+    """Mean cross-entropy (natural log) of integer labels under the model's outputs:
+    :func:`sklearn.metrics.log_loss` with ``labels=range(k)`` (so a batch that lacks a
+    class is still scored against all k), after a sigmoid / softmax of logits.
 
     With ``from_logits=False`` the outputs must be probabilities: in [0, 1] and, for
-    several columns, rows that sum to 1.
+    several columns, rows that sum to 1 (labkit checks both and says which row is off).
     """
+    from sklearn.metrics import log_loss
+
     y, out = _labels_and_outputs(y_true, outputs, from_logits)
-    eps = 1e-12
     if out.shape[1] == 1:
-        p = np.clip(_binary_probs(out, from_logits), eps, 1 - eps)
-        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+        return float(log_loss(y, _binary_probs(out, from_logits), labels=[0, 1]))
     sums = out.sum(axis=1)
     if not from_logits and not np.allclose(sums, 1.0, atol=1e-3):
         i = int(np.argmax(np.abs(sums - 1.0)))
         raise ValueError(f"outputs must be probabilities whose rows sum to 1 when from_logits=False; row {i} "
                          f"sums to {sums[i]:.4g}. Pass from_logits=True for logits (or apply a softmax).")
-    probs = softmax(out) if from_logits else out
-    return float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], eps, 1.0))))
+    probs = softmax(out) if from_logits else out / sums[:, None]  # rows within 1e-3 of 1: make them exact
+    return float(log_loss(y, probs, labels=list(range(out.shape[1]))))
 
 
 _ERRORS: dict[str, Callable[..., float]] = {"error_rate": error_rate, "cross_entropy": cross_entropy}

@@ -180,15 +180,15 @@ def plot_errors(analysis: ErrorAnalysis, x: Any, indices: Sequence[int] | None =
     idx = np.asarray(idx, dtype=np.int64)[:max_images]
     if idx.size == 0:
         raise ValueError("there are no misclassified examples to plot (indices is empty).")
-    titles = []
+    titles, tags = [], analysis.tags
     for i in idx:
         t, p = analysis.name(int(analysis.y_true[i])), analysis.name(int(analysis.y_pred[i]))
         title = f"#{i} {t}\n→ {p}"
         if analysis.confidence is not None:
             title += f" ({analysis.confidence[i]:.0%})"
-        if int(i) in analysis._tags:
-            title += f"\n[{analysis._tags[int(i)]}]"
+        if int(i) in tags:
+            title += f"\n[{tags[int(i)]}]"
         titles.append(title)
     colors = ["C3" if analysis.y_true[i] != analysis.y_pred[i] else "black" for i in idx]
-    fig = plots.image_grid(x[idx], titles, ncols=ncols, cmap=cmap, title_colors=colors)
+    fig = plots.plot_image_grid(x[idx], titles, ncols=ncols, cmap=cmap, title_colors=colors)
     return fig

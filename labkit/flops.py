@@ -7,6 +7,10 @@
   with respect to the inputs and to the weights), times the examples seen.
 * :func:`matmul_peak` - the measured matrix-multiply rate of this machine in FLOP/s,
   the anchor against which a training run's achieved FLOP/s is judged.
+
+Why labkit keeps its own: Keras has no FLOP count, and TensorFlow's (the TF1 profiler on
+a frozen graph) counts every graph op; the lesson needs the multiply-adds of the conv
+and dense layers, read off their shapes.
 """
 from __future__ import annotations
 

@@ -4,8 +4,8 @@
   chosen class(es) have a given prevalence (e.g. one Fashion-MNIST class at 1%).
 * :func:`prior_log_odds` - the output-bias initialiser ``log(p / (1 - p))`` that makes an
   untrained sigmoid unit predict the base rate.
-* :func:`balanced_class_weight` - ``class_weight`` for ``model.fit`` (same numbers as
-  scikit-learn's ``compute_class_weight("balanced")``).
+* :func:`balanced_class_weight` - ``class_weight`` for ``model.fit``, from scikit-learn's
+  ``compute_class_weight("balanced")``.
 * :func:`oversample`, :func:`undersample` - resample arrays to a positive:negative ratio;
   :func:`balanced_dataset` - the same idea as an endless ``tf.data`` stream.
 * :func:`threshold_explorer` - an ipywidgets slider that shows the confusion matrix and
@@ -101,16 +101,22 @@ def prior_log_odds(y: Any) -> float:
 
 
 def balanced_class_weight(y: Any) -> dict[int, float]:
-    """``{0: w0, 1: w1}`` with ``w_c = N / (2 * N_c)`` - each class carries half the loss.
+    """``{0: w0, 1: w1}`` from ``sklearn.utils.class_weight.compute_class_weight("balanced")``:
+    ``w_c = N / (2 * N_c)``, so each class carries half the loss. Pass it to
+    ``model.fit(..., class_weight=...)``.
 
-    The same weights as ``sklearn.utils.class_weight.compute_class_weight("balanced")``;
-    pass them to ``model.fit(..., class_weight=...)``.
+    What labkit adds: ``y`` is checked to be binary (bools and an (N, 1) column are
+    fine), and a missing class is a ``ValueError`` that gives the counts (scikit-learn
+    says only "classes should have valid labels that are in y").
     """
+    from sklearn.utils.class_weight import compute_class_weight
+
     yb = check_binary_labels(y, "y")
     counts = np.bincount(yb, minlength=2)
     if counts.min() == 0:
         raise ValueError(f"y must contain both classes to weight them, got counts {counts.tolist()}.")
-    return {c: float(len(yb) / (2.0 * counts[c])) for c in (0, 1)}
+    weights = compute_class_weight("balanced", classes=np.array([0, 1]), y=yb)
+    return {c: float(w) for c, w in zip((0, 1), weights)}
 
 
 def _check_ratio(ratio: float) -> float:

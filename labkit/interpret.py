@@ -11,6 +11,9 @@
 Grad-CAM for class c at layer output A (h x w x K): the weights are the spatially averaged
 gradients ``alpha_k = mean_ij d y_c / d A_ijk`` of the class logit ``y_c``, and the map is
 ``relu(sum_k alpha_k A_k)``, upsampled to the image and scaled to [0, 1] per image.
+
+Why labkit keeps its own Grad-CAM: no maintained library computes it for Keras 3
+(tf-keras-vis targets Keras 2), and with ``tf.GradientTape`` it is a page to read.
 """
 from __future__ import annotations
 

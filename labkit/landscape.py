@@ -4,6 +4,9 @@ filter-normalised random directions (Li et al., 2018), and sharpness.
 All functions take a compiled-or-not Keras model, a list of weight arrays (as from
 ``model.get_weights()``), data ``x, y`` and a Keras loss; they restore the model's
 weights before returning.
+
+Why labkit keeps its own: the method's reference code (Li et al.'s ``loss-landscape``) is
+PyTorch, and neither Keras nor TensorFlow has filter-normalised directions or slices.
 """
 from __future__ import annotations
 

@@ -4,9 +4,10 @@ Labels arrive late (or never) after deployment, so a monitor compares what *is*
 available at once - the inputs, an embedding of them, the model's confidence - with a
 reference sample taken when the model was validated.
 
-* :func:`ks_statistic` / :func:`ks_test` - two-sample Kolmogorov-Smirnov test, one per
-  feature (column), vectorised.
-* :func:`psi` - population stability index per feature, bins from reference quantiles.
+* :func:`ks_test` / :func:`ks_statistic` - two-sample Kolmogorov-Smirnov test, one per
+  feature (column): ``scipy.stats.ks_2samp`` along axis 0, behind labkit's input checks.
+* :func:`psi` - population stability index per feature, bins from reference quantiles
+  (labkit's own: neither SciPy nor scikit-learn computes it).
 * :class:`DriftDetector` - per-feature tests on a window of live rows, combined with a
   Bonferroni correction (KS) so that the false-alarm rate on windows drawn from the
   reference distribution is at most ``alpha``; or a PSI score against a threshold
@@ -28,9 +29,10 @@ from typing import Iterator, Literal
 
 import numpy as np
 
+from labkit.metrics import softmax
 from labkit.validation import check_array, check_bool, check_int, check_number, check_option
 
-__all__ = ["ks_statistic", "ks_test", "psi", "confidence", "windows", "DriftReport", "DriftDetector"]
+__all__ = ["ks_test", "ks_statistic", "psi", "confidence", "windows", "DriftReport", "DriftDetector"]
 
 
 def _as_2d(x: np.ndarray, name: str) -> np.ndarray:
@@ -51,38 +53,28 @@ def _pair(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def ks_statistic(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """Two-sample KS statistic ``D = sup |F_ref - F_cur|`` per feature.
-
-    reference: (n, d) or (n,); current: (m, d) or (m,). Returns (d,) floats in [0, 1].
-    """
-    a, b = _pair(reference, current)
-    a, b = np.sort(a, axis=0), np.sort(b, axis=0)
-    n, m = a.shape[0], b.shape[0]
-    allv = np.concatenate([a, b], axis=0)  # the ECDF gap is largest at a data point
-    d = np.empty(a.shape[1])
-    for j in range(a.shape[1]):
-        cdf_a = np.searchsorted(a[:, j], allv[:, j], side="right") / n
-        cdf_b = np.searchsorted(b[:, j], allv[:, j], side="right") / m
-        d[j] = np.max(np.abs(cdf_a - cdf_b))
-    return d
-
-
 def ks_test(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature two-sample KS test: ``(statistics (d,), p_values (d,))``.
+    """Per-feature two-sample KS test: ``(statistics (d,), p_values (d,))``, from
+    ``scipy.stats.ks_2samp(reference, current, method="asymp", axis=0)``.
 
-    p-values use the one-sample KS distribution at the effective size
-    ``round(n*m/(n+m))``, as ``scipy.stats.ks_2samp(method="asymp")`` does. For
-    discrete features (ties) the test is conservative: p-values are too large, never
-    too small.
+    reference: (n, d) or (n,); current: (m, d) or (m,). The statistic is
+    ``D = sup |F_ref - F_cur|`` in [0, 1]; the p-values are the asymptotic ones (the
+    same cost for every window size, which the detector's Bonferroni bound assumes).
+    For discrete features (ties) the test is conservative: p-values are too large, never
+    too small. What labkit adds: both samples are checked (numeric, finite, at least two
+    rows, the same number of features) with a message that names the one at fault.
     """
-    from scipy.stats import kstwo
+    from scipy.stats import ks_2samp
 
     a, b = _pair(reference, current)
-    d = ks_statistic(a, b)
-    n, m = a.shape[0], b.shape[0]
-    p = kstwo.sf(d, np.round(n * m / (n + m)))
-    return d, np.clip(p, 0.0, 1.0)
+    res = ks_2samp(a, b, method="asymp", axis=0)
+    d = np.atleast_1d(np.asarray(res.statistic, dtype=np.float64))
+    return d, np.clip(np.atleast_1d(np.asarray(res.pvalue, dtype=np.float64)), 0.0, 1.0)
+
+
+def ks_statistic(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """The KS statistic ``D`` per feature alone: ``ks_test(reference, current)[0]``."""
+    return ks_test(reference, current)[0]
 
 
 def _psi_bins(reference: np.ndarray, bins: int, eps: float) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -132,13 +124,12 @@ def _max_psi(spec: list[tuple[np.ndarray, np.ndarray]], eps: float) -> float:
 
 
 def confidence(logits: np.ndarray) -> np.ndarray:
-    """Max softmax probability per row of ``logits`` (n, k) -> (n,)."""
+    """Max softmax probability per row of ``logits`` (n, k) -> (n,); the softmax is
+    ``scipy.special.softmax`` (via :func:`labkit.metrics.softmax`)."""
     z = check_array(logits, "logits").astype(np.float64)
     if z.ndim != 2 or z.shape[1] < 2:
         raise ValueError(f"logits must be (n_samples, n_classes>=2), got shape {z.shape}.")
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).max(axis=1)
+    return softmax(z, axis=1).max(axis=1)
 
 
 def windows(x: np.ndarray, size: int, *, drop_last: bool = True) -> Iterator[np.ndarray]:

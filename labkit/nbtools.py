@@ -1,7 +1,8 @@
 """Keep notebook files clean: they are source code.
 
 ``python -m labkit.nbtools from-percent src.py notebooks/NN_name.ipynb`` builds a
-notebook from a py:percent script (and ``to-percent`` goes back), keeping cell ids.
+notebook from a py:percent script (and ``to-percent`` goes back); ``jupytext`` does the
+conversion, labkit keeps the cell ids and the outputs rule below.
 
 ``python -m labkit.nbtools refresh notebooks/NN_name.ipynb`` executes a notebook in the
 quick profile and stores the outputs of its ``# NBVAL_CHECK_OUTPUT`` cells (nbval's
@@ -246,18 +247,24 @@ def refresh(path: Path, profile: str = "quick", timeout: int = 1800) -> None:
 
 
 # --------------------------------------------------------------------------- authoring
-_CELL_RE = re.compile(r"^# %%(?P<md> \[markdown\])?(?P<rest>.*)$")
+# What jupytext writes: cell sources, cell types and tags only - no header, no other
+# metadata (clean() derives the rest when the script comes back as a notebook).
+_PERCENT_FILTERS = {"notebook_metadata_filter": "-all", "cell_metadata_filter": "tags,-all"}
 
 
 def from_percent(py_path: Path, ipynb_path: Path) -> None:
-    """Build ``ipynb_path`` from a py:percent script (``# %%`` / ``# %% [markdown]``).
+    """Build ``ipynb_path`` from a py:percent script, read by ``jupytext`` (``# %%``,
+    ``# %% [markdown]``, ``# %% tags=["a","b"]``).
 
-    Markdown cells are written as ``#``-comment lines. Ids of an existing notebook at
-    ``ipynb_path`` are kept cell by cell (same position and type), so ids stay stable
-    when a notebook is regenerated after an edit (an unreadable one keeps none). Tags:
-    ``# %% tags=["a","b"]``. This function overwrites ``ipynb_path``; the command line
-    asks for ``--force`` first.
+    What labkit adds: cell ids stay stable - an existing notebook at ``ipynb_path``
+    lends its ids cell by cell (same position and type), so an edited script
+    regenerates a notebook with the same ids (an unreadable one lends none); any other
+    cell gets an id derived from the notebook name, its position and its source - and
+    the result is :func:`clean`. This function overwrites ``ipynb_path``; the command
+    line asks for ``--force`` first.
     """
+    import jupytext
+
     py_path, ipynb_path = outputs.check_path(py_path, "py_path"), outputs.check_path(ipynb_path, "ipynb_path")
     text = py_path.read_text(encoding="utf-8")
     old_ids: list[tuple[str, str]] = []
@@ -267,57 +274,28 @@ def from_percent(py_path: Path, ipynb_path: Path) -> None:
             old_ids = [(c.get("cell_type", ""), c.get("id", "")) for c in old.cells]
         except (outputs.BadInputError, AttributeError):
             old_ids = []
-    cells, kind, tags, buf = [], None, None, []
-
-    def flush():
-        if kind is None:
-            return
-        src = "\n".join(buf).strip("\n")
-        if kind == "markdown":
-            src = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in src.splitlines())
-            cell = nbformat.v4.new_markdown_cell(src)
-        else:
-            cell = nbformat.v4.new_code_cell(src)
-        if tags:
-            cell.metadata["tags"] = tags
-        cells.append(cell)
-
-    for line in text.splitlines():
-        m = _CELL_RE.match(line)
-        if m:
-            flush()
-            kind = "markdown" if m.group("md") else "code"
-            t = re.search(r"tags=(\[.*\])", m.group("rest") or "")
-            tags = json.loads(t.group(1)) if t else None
-            buf = []
-        elif kind is not None:
-            buf.append(line)
-    flush()
-    for i, cell in enumerate(cells):
+    nb = jupytext.reads(text, fmt="py:percent")
+    for i, cell in enumerate(nb.cells):
         if i < len(old_ids) and old_ids[i][0] == cell.cell_type and ID_RE.match(old_ids[i][1] or ""):
             cell.id = old_ids[i][1]
-    nb = nbformat.v4.new_notebook(cells=cells)
+        else:
+            cell.pop("id", None)  # clean() derives one from the name, position and source
     nb = clean(nb, ipynb_path.stem)
     outputs.write_text(ipynb_path, _dump(nb))
 
 
 def to_percent(ipynb_path: Path, py_path: Path) -> None:
-    """Write a notebook as a py:percent script (the inverse of :func:`from_percent`).
+    """Write a notebook as a py:percent script with ``jupytext`` (the inverse of
+    :func:`from_percent`): sources, cell types and tags, no header or other metadata.
 
     This function overwrites ``py_path``; the command line asks for ``--force`` first.
     """
+    import jupytext
+
     ipynb_path, py_path = outputs.check_path(ipynb_path, "ipynb_path"), outputs.check_path(py_path, "py_path")
     nb = outputs.read_notebook(ipynb_path)
-    parts = []
-    for c in nb.cells:
-        tags = c.get("metadata", {}).get("tags")
-        suffix = f" tags={json.dumps(tags)}" if tags else ""
-        if c.cell_type == "markdown":
-            body = "\n".join(("# " + line) if line else "#" for line in c.source.splitlines())
-            parts.append(f"# %% [markdown]{suffix}\n{body}")
-        else:
-            parts.append(f"# %%{suffix}\n{c.source}")
-    outputs.write_text(py_path, "\n\n".join(parts) + "\n")
+    nb.metadata["jupytext"] = dict(_PERCENT_FILTERS)
+    outputs.write_text(py_path, jupytext.writes(nb, fmt="py:percent"))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,18 @@
-"""Plots of the workbook. Every function returns the matplotlib ``Axes`` (or ``Figure``)
-it drew on and never calls ``plt.show()`` - the notebook does that.
+"""Plots of the workbook. Every function is named ``plot_<what it draws>`` (so none
+shares a name with the computation it draws, e.g. :func:`labkit.curves.learning_curve`
+or :func:`labkit.metrics.pr_curve`), returns the matplotlib ``Axes`` (or ``Figure``) it
+drew on and never calls ``plt.show()`` - the notebook does that.
 
-    history(fit_result, metrics=("loss",))              -> Axes   train and val_ curves per epoch
-    learning_curve(curve, baseline=0.165)               -> Axes   error vs training-set size
-    validation_curve(curve)                             -> Axes   error vs a hyper-parameter
-    pr_curve(precision, recall, operating_point=...)    -> Axes   precision-recall curve
-    confusion_matrix(cm, class_names, normalize=True)   -> Axes   heat map with counts
-    image_grid(images, titles, ncols=8)                 -> Figure a grid of images
+    plot_history(fit_result, metrics=("loss",))              -> Axes   train and val_ curves per epoch
+    plot_learning_curve(curve, baseline=0.165)               -> Axes   error vs training-set size
+    plot_validation_curve(curve)                             -> Axes   error vs a hyper-parameter
+    plot_pr_curve(precision, recall, operating_point=...)    -> Axes   sklearn's PrecisionRecallDisplay
+    plot_confusion_matrix(cm, class_names, normalize=True)   -> Axes   sklearn's ConfusionMatrixDisplay
+    plot_image_grid(images, titles, ncols=8)                 -> Figure a grid of images
+
+The curves and the image grid are labkit's own (scikit-learn has no drawing of a Keras
+history or of labkit's curve results); the PR curve and the confusion matrix are drawn
+by scikit-learn's Display classes, with labkit's input checks and additions in front.
 """
 from __future__ import annotations
 
@@ -17,7 +23,8 @@ import numpy as np
 
 from labkit.validation import check_array, check_bool, check_int, check_names, check_number, check_str, check_values
 
-__all__ = ["history", "learning_curve", "validation_curve", "pr_curve", "confusion_matrix", "image_grid"]
+__all__ = ["plot_history", "plot_learning_curve", "plot_validation_curve", "plot_pr_curve",
+           "plot_confusion_matrix", "plot_image_grid"]
 
 
 def _plt():
@@ -57,7 +64,7 @@ def _title(title: Any, name: str = "title") -> str | None:
     return None if title is None else check_str(title, name, allow_empty=True)
 
 
-def history(h: Any, metrics: Sequence[str] | str = ("loss",), ax=None, *, title: str | None = None):
+def plot_history(h: Any, metrics: Sequence[str] | str = ("loss",), ax=None, *, title: str | None = None):
     """Training and validation curves per epoch.
 
     ``h``: a dict ``{"loss": [...], "val_loss": [...], ...}``, a labkit ``FitResult`` or a
@@ -114,7 +121,7 @@ def _baseline(baseline: Any) -> float | None:
     return None if baseline is None else check_number(baseline, "baseline")
 
 
-def learning_curve(curve=None, *, train_sizes=None, train_error=None, val_error=None,
+def plot_learning_curve(curve=None, *, train_sizes=None, train_error=None, val_error=None,
                    baseline: float | None = None, baseline_label: str = "baseline", ax=None,
                    title: str | None = None, ylabel: str = "error"):
     """Training and validation error against the training-set size, with an optional
@@ -144,7 +151,7 @@ def learning_curve(curve=None, *, train_sizes=None, train_error=None, val_error=
     return ax
 
 
-def validation_curve(curve=None, *, param_values=None, train_error=None, val_error=None,
+def plot_validation_curve(curve=None, *, param_values=None, train_error=None, val_error=None,
                      param_name: str | None = None, log_x: bool | None = None, best: bool = True,
                      baseline: float | None = None, ax=None, title: str | None = None, ylabel: str = "error"):
     """Training and validation error against a hyper-parameter (e.g. the L2 λ).
@@ -189,11 +196,18 @@ def validation_curve(curve=None, *, param_values=None, train_error=None, val_err
     return ax
 
 
-def pr_curve(precision, recall, operating_point: Mapping[str, float] | None = None, ax=None, *,
-             label: str | None = None, title: str | None = None):
-    """A precision-recall curve (recall on x), with an optional ``operating_point``:
-    a mapping with ``precision`` and ``recall`` (and optionally ``threshold``) such as a
-    :class:`labkit.metrics.BinaryReport`. Returns the Axes."""
+def plot_pr_curve(precision, recall, operating_point: Mapping[str, float] | None = None, ax=None, *,
+                  label: str | None = None, title: str | None = None):
+    """A precision-recall curve drawn by :class:`sklearn.metrics.PrecisionRecallDisplay`.
+
+    ``precision``, ``recall``: the arrays :func:`labkit.metrics.pr_curve` returns. What
+    labkit adds: the arrays are checked (1-D, one length, values in [0, 1]), and an
+    optional ``operating_point`` - a mapping with ``precision`` and ``recall`` (and
+    optionally ``threshold``) such as a :class:`labkit.metrics.BinaryReport` - is marked
+    and labelled ``P=…, R=… @ t=…``. Returns the Axes.
+    """
+    from sklearn.metrics import PrecisionRecallDisplay
+
     p = check_values(check_array(precision, "precision", min_len=0).astype(float), "precision", min_val=0, max_val=1)
     r = check_values(check_array(recall, "recall", min_len=0).astype(float), "recall", min_val=0, max_val=1)
     if p.shape != r.shape or p.ndim != 1 or p.size == 0:
@@ -211,14 +225,10 @@ def pr_curve(precision, recall, operating_point: Mapping[str, float] | None = No
         if t is None:
             t = operating_point.get("threshold")
     ax = _axes(ax, figsize=(4.5, 4.2))
-    ax.plot(r, p, drawstyle="steps-post", color="C0", label=label or "PR curve")
+    PrecisionRecallDisplay(precision=p, recall=r).plot(ax=ax, name=label or "PR curve", curve_kwargs={"color": "C0"})
     if operating_point is not None:
         text = f"P={op_p:.2f}, R={op_r:.2f}" + (f" @ t={float(t):.3g}" if t is not None else "")
         ax.plot([op_r], [op_p], "o", ms=9, color="C3", label=f"operating point ({text})")
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_xlim(-0.02, 1.02)
-    ax.set_ylim(-0.02, 1.02)
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -226,14 +236,20 @@ def pr_curve(precision, recall, operating_point: Mapping[str, float] | None = No
     return ax
 
 
-def confusion_matrix(cm, class_names: Sequence[str] | None = None, ax=None, *, normalize: bool = False,
-                     cmap: str = "Blues", title: str | None = None, annotate: bool | None = None):
-    """A confusion matrix as a heat map (rows: true class, columns: predicted).
+def plot_confusion_matrix(cm, class_names: Sequence[str] | None = None, ax=None, *, normalize: bool = False,
+                          cmap: str = "Blues", title: str | None = None, annotate: bool | None = None):
+    """A confusion matrix (rows: true class, columns: predicted) drawn by
+    :class:`sklearn.metrics.ConfusionMatrixDisplay`.
 
-    ``normalize=True`` divides each row by its total (rows with no example stay 0), so
-    the diagonal is per-class recall. Cells are annotated when the matrix is at most
-    15x15 (``annotate`` overrides). Returns the Axes.
+    ``cm``: a (k, k) matrix you already have, such as ``report.confusion_matrix`` of a
+    :class:`labkit.metrics.MulticlassReport`. What labkit adds: the matrix and names are
+    checked; ``normalize=True`` divides each row by its total (rows with no example stay
+    0), so the diagonal is per-class recall, on a fixed [0, 1] colour scale; cells are
+    annotated only when k <= 15 (``annotate`` overrides); the figure grows with k.
+    Returns the Axes.
     """
+    from sklearn.metrics import ConfusionMatrixDisplay
+
     m = check_array(cm, "cm", min_len=0)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.size == 0:
         raise ValueError(f"cm must be a square (k, k) matrix, got shape {m.shape}.")
@@ -250,29 +266,20 @@ def confusion_matrix(cm, class_names: Sequence[str] | None = None, ax=None, *, n
     if normalize:
         rows = m.sum(axis=1, keepdims=True).astype(float)
         m = np.divide(m, rows, out=np.zeros(m.shape, dtype=float), where=rows > 0)
+    counts = not normalize and np.all(m == np.round(m))
     ax = _axes(ax, figsize=(0.55 * k + 2.5, 0.55 * k + 2.0))
-    im = ax.imshow(m, cmap=cmap, vmin=0, vmax=1 if normalize else None)
-    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    ax.set_xticks(range(k), names, rotation=45, ha="right")
-    ax.set_yticks(range(k), names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    if annotate is None:
-        annotate = k <= 15
-    if annotate:
-        top = m.max() if m.size else 0
-        for i in range(k):
-            for j in range(k):
-                v = m[i, j]
-                text = f"{v:.2f}" if normalize else f"{int(v)}"
-                ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                        color="white" if top and v > 0.6 * top else "black")
+    ConfusionMatrixDisplay(m.astype(np.int64) if counts else m, display_labels=names).plot(
+        ax=ax, cmap=cmap, include_values=k <= 15 if annotate is None else annotate,
+        values_format="d" if counts else ".2f", xticks_rotation=45, text_kw={"fontsize": 8},
+        im_kw={"vmin": 0, "vmax": 1 if normalize else None})
+    for tick in ax.get_xticklabels():
+        tick.set_ha("right")
     if title:
         ax.set_title(title)
     return ax
 
 
-def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, cmap: str | None = None, *,
+def plot_image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, cmap: str | None = None, *,
                figsize: tuple[float, float] | None = None, title_colors: Sequence[str] | None = None,
                suptitle: str | None = None):
     """Images in a grid, one optional title (and title colour) each. Returns the Figure.
@@ -315,3 +322,9 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, cmap
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+# Old names, kept only until notebooks 04 and 06 call the plot_* ones; then delete these three lines.
+history = plot_history
+image_grid = plot_image_grid
+confusion_matrix = plot_confusion_matrix

@@ -1,12 +1,20 @@
-"""Reproducibility: one call seeds everything and makes TensorFlow ops deterministic."""
+"""Reproducibility: one call seeds everything and makes TensorFlow ops deterministic.
+
+:func:`seed_everything` is ``keras.utils.set_random_seed`` (which seeds Python's
+``random``, NumPy and the backend) plus what Keras leaves to the caller: the seed from
+``LABKIT_SEED``, pinned thread pools and ``enable_op_determinism``.
+
+Not seeded: Python's ``str`` hashing (``set`` iteration order). ``PYTHONHASHSEED`` only
+takes effect when an interpreter starts, so setting it from a running kernel does
+nothing; nothing in the workbook depends on it - set it before starting Jupyter if
+your own code does.
+"""
 from __future__ import annotations
 
 import logging
 import os
-import random
+import re
 import warnings
-
-import numpy as np
 
 from labkit.validation import check_bool, check_int
 
@@ -39,9 +47,22 @@ def _env_seed() -> int:
                          "or unset it for seed 0.") from None
 
 
+# Warnings Keras/TensorFlow give in these labs that a learner cannot act on: (the start
+# of the message, category). Every other warning is shown - e.g. EarlyStopping's "Early
+# stopping conditioned on metric ... which is not available".
+NOISY_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
+    # KerasTuner reloads a trial's weights into a model whose optimizer was never built:
+    # the weights load, only the optimizer state (unused for prediction) is skipped.
+    ("Skipping variable loading for optimizer", UserWarning),
+    # fit()'s default is shuffle=True, so every fit on a tf.data pipeline says it ignores it.
+    ("`shuffle=True` was passed, but will be ignored since the data `x` was provided as", UserWarning),
+)
+
+
 def quiet_tensorflow() -> None:
-    """Silence TensorFlow's Python-side warnings and absl logging (C++ logs are
-    silenced by ``TF_CPP_MIN_LOG_LEVEL``, set when labkit is imported)."""
+    """Silence TensorFlow's absl/Python logging below ERROR and the few warnings in
+    :data:`NOISY_WARNINGS` (C++ logs are silenced by ``TF_CPP_MIN_LOG_LEVEL``, set when
+    labkit is imported). Other warnings from Keras and TensorFlow are still shown."""
     import tensorflow as tf
 
     tf.get_logger().setLevel(logging.ERROR)
@@ -52,12 +73,13 @@ def quiet_tensorflow() -> None:
         absl_logging.set_verbosity(absl_logging.ERROR)
     except ImportError:  # pragma: no cover - absl ships with TF
         pass
-    warnings.filterwarnings("ignore", module="keras")
-    warnings.filterwarnings("ignore", module="tensorflow")
+    for start, category in NOISY_WARNINGS:
+        warnings.filterwarnings("ignore", message=re.escape(start), category=category)
 
 
 def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> int:
-    """Seed Python, NumPy and Keras/TensorFlow and (by default) make TF ops deterministic.
+    """Seed Python, NumPy and Keras/TensorFlow (``keras.utils.set_random_seed``) and (by
+    default) make TF ops deterministic.
 
     ``seed=None`` takes the seed from ``LABKIT_SEED`` (default 0), so a lesson can be
     re-run under other seeds without editing the notebook.
@@ -86,10 +108,7 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> i
         # The runtime is already initialised: threads stay as they were. Numbers are
         # still reproducible as long as the thread count does not change between runs.
         pass
-    os.environ["PYTHONHASHSEED"] = str(seed)
-    random.seed(seed)
-    np.random.seed(seed)
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)  # Python's random, NumPy and the backend
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     return seed

@@ -13,6 +13,10 @@ failed.
 Writes follow :mod:`labkit.outputs`: never into a folder that holds a notebook being
 run, never over a file it did not write itself (unless ``--force``); a refusal exits 2
 before any notebook runs.
+
+Why labkit keeps its own: nbclient (which runs each notebook here) and papermill execute
+notebooks but gather no results table; this adds the profile, the records and the outputs
+rules around nbclient.
 """
 from __future__ import annotations
 

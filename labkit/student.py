@@ -35,6 +35,11 @@ Writes follow :mod:`labkit.outputs`: never into a folder that holds an input, ne
 over a file it did not write itself (unless ``--force``); a notebook that cannot be
 read or has unbalanced markers is reported (path, cell, marker) and skipped, and the
 run exits 1 at the end. A refusal exits 2 before anything is written.
+
+Why labkit keeps its own beside nbgrader (whose markers it shares, and whose real
+pipeline the instructor path uses): ``nbgrader generate_assignment`` needs a course
+folder and its database and writes no hints or reveal blocks; this is one pass over a
+notebook a learner can run.
 """
 from __future__ import annotations
 

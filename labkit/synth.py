@@ -13,6 +13,9 @@ centre of mass.
 Example::
 
     x, y = render_digits(5000, seed=0)        # (5000, 28, 28) uint8, (5000,) int64
+
+Why labkit keeps its own: no library renders MNIST-style digits from fonts
+(scikit-learn's ``load_digits`` is 8x8 scans, Keras has no synthetic data).
 """
 from __future__ import annotations
 

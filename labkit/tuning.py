@@ -2,13 +2,15 @@
 
 * :func:`make_tuner` builds a grid / random / Bayesian / Hyperband tuner that stores its
   trials under a work folder and **resumes** on re-run (``overwrite=False``).
-* :class:`CountingHyperModel` - a ``keras_tuner.HyperModel`` whose ``fit`` trains with
-  early stopping, reports the epochs it actually ran (the compute a trial cost) next to
-  the objective, and counts its calls (so a resumed search can be shown to train nothing).
+* :class:`CountingHyperModel` - a ``keras_tuner.HyperModel`` subclass whose ``fit`` trains
+  with early stopping, reports the epochs it actually ran (the compute a trial cost) next
+  to the objective, and counts its calls (so a resumed search can be shown to train nothing).
 * :func:`trial_table` reads the finished trials back and **fails loudly** when trials did
   not complete or scores are not finite - KerasTuner can otherwise fail silently (e.g.
   without ``tensorboard`` installed, every trial crashes and ``search`` still returns).
 * :func:`best_so_far` turns trials into "best score found vs compute spent" curves.
+
+Importing this module imports KerasTuner, and so TensorFlow.
 """
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
+
+import keras
+import keras_tuner as kt
 
 from labkit.validation import check_bool, check_callable, check_int, check_option, check_str
 
@@ -30,52 +35,42 @@ class TuningError(RuntimeError):
     """A search did not produce the finished, finite-scored trials it should have."""
 
 
-def _kt():
-    import keras_tuner
+class CountingHyperModel(kt.HyperModel):
+    """A ``keras_tuner.HyperModel`` that trains with early stopping and counts its fits.
 
-    return keras_tuner
-
-
-class CountingHyperModel:
-    """Factory of a ``keras_tuner.HyperModel`` (built lazily: keras_tuner imports TF).
-
-    ``CountingHyperModel(build, patience=1, seed=0, objective="val_accuracy")`` returns a
-    HyperModel whose ``build(hp)`` calls your ``build(hp)`` and whose ``fit`` runs
-    ``model.fit`` with ``EarlyStopping(objective, patience, restore_best_weights=True)``,
-    seeds Keras first (every trial starts from the same random state), and returns
-    ``{objective: best value, "epochs_run": epochs trained}``. ``.fit_calls`` counts fits.
+    ``CountingHyperModel(build, patience=1, seed=0, objective="val_accuracy")``: ``build(hp)``
+    calls your ``build(hp)``; ``fit`` seeds Keras first (every trial starts from the same
+    random state), runs ``model.fit`` with ``EarlyStopping(objective, patience,
+    restore_best_weights=True)`` and returns ``{objective: best value, "epochs_run":
+    epochs trained}``. ``fit_calls`` counts this instance's fits (0 after a resumed search).
     """
 
-    def __new__(cls, build: Callable, *, patience: int = 1, seed: int = 0, objective: str = "val_accuracy"):
-        check_callable(build, "build", what="a function hp -> compiled keras.Model")
-        patience = check_int(patience, "patience", min_val=0)
-        seed = check_int(seed, "seed", min_val=0)
-        objective = check_str(objective, "objective")
-        kt = _kt()
-        import keras
+    def __init__(self, build: Callable, *, patience: int = 1, seed: int = 0, objective: str = "val_accuracy",
+                 name: str | None = None, tunable: bool = True):
+        self.build_model = check_callable(build, "build", what="a function hp -> compiled keras.Model")
+        self.patience = check_int(patience, "patience", min_val=0)
+        self.seed = check_int(seed, "seed", min_val=0)
+        self.objective = check_str(objective, "objective")
+        self.mode = "min" if "loss" in self.objective else "max"
+        self.fit_calls = 0
+        super().__init__(name=None if name is None else check_str(name, "name"),
+                         tunable=check_bool(tunable, "tunable"))
 
-        mode = "min" if "loss" in objective else "max"
+    def build(self, hp):
+        return self.build_model(hp)
 
-        class _Counting(kt.HyperModel):
-            fit_calls = 0
-
-            def build(self, hp):
-                return build(hp)
-
-            def fit(self, hp, model, *args, callbacks=None, **kwargs):
-                type(self).fit_calls += 1
-                keras.utils.set_random_seed(seed)
-                stop = keras.callbacks.EarlyStopping(objective, patience=patience, mode=mode,
-                                                     restore_best_weights=True)
-                kwargs["verbose"] = 0
-                hist = model.fit(*args, callbacks=[*(callbacks or []), stop], **kwargs)
-                values = hist.history.get(objective)
-                if not values:
-                    raise ValueError(f"model.fit logged no {objective!r}: pass validation_data to search().")
-                best = min(values) if mode == "min" else max(values)
-                return {objective: float(best), "epochs_run": float(len(hist.epoch))}
-
-        return _Counting()
+    def fit(self, hp, model, *args, callbacks=None, **kwargs):
+        self.fit_calls += 1
+        keras.utils.set_random_seed(self.seed)
+        stop = keras.callbacks.EarlyStopping(self.objective, patience=self.patience, mode=self.mode,
+                                             restore_best_weights=True)
+        kwargs["verbose"] = 0
+        hist = model.fit(*args, callbacks=[*(callbacks or []), stop], **kwargs)
+        values = hist.history.get(self.objective)
+        if not values:
+            raise ValueError(f"model.fit logged no {self.objective!r}: pass validation_data to search().")
+        best = min(values) if self.mode == "min" else max(values)
+        return {self.objective: float(best), "epochs_run": float(len(hist.epoch))}
 
 
 def make_tuner(kind: str, hypermodel, *, directory: str | Path, project_name: str,
@@ -100,7 +95,6 @@ def make_tuner(kind: str, hypermodel, *, directory: str | Path, project_name: st
     overwrite = check_bool(overwrite, "overwrite")
     if not isinstance(directory, (str, os.PathLike)):
         raise TypeError(f"directory must be a folder path (str or Path), got {type(directory).__name__}.")
-    kt = _kt()
     if not (isinstance(hypermodel, kt.HyperModel) or callable(hypermodel)):
         raise TypeError(f"hypermodel must be a keras_tuner.HyperModel (e.g. CountingHyperModel(build)) or a "
                         f"function hp -> keras.Model, got {type(hypermodel).__name__}.")
@@ -134,7 +128,6 @@ def trial_table(tuner, *, min_trials: int = 1) -> list[Trial]:
     if not hasattr(getattr(tuner, "oracle", None), "trials"):
         raise TypeError(f"tuner must be a KerasTuner tuner (from make_tuner), got {type(tuner).__name__}.")
     min_trials = check_int(min_trials, "min_trials", min_val=0)
-    kt = _kt()
     trials = [tuner.oracle.trials[k] for k in sorted(tuner.oracle.trials, key=_trial_order)]
     bad = [t.trial_id for t in trials if t.status != kt.engine.trial.TrialStatus.COMPLETED]
     if bad:

@@ -42,6 +42,21 @@ def test_error_functions_match_sklearn():
     assert curves.error_rate(yb, p[:, None], from_logits=False) == pytest.approx(np.mean((p >= 0.5) != yb))
 
 
+def test_cross_entropy_scores_every_class_and_takes_float32_probabilities_quietly():
+    import warnings
+
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(20, 4)).astype("float32")
+    y = rng.integers(0, 3, 20)  # class 3 never occurs in this batch
+    probs = keras.ops.convert_to_numpy(keras.ops.softmax(logits))  # float32: rows sum to 1 within ~1e-7
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "y_prob values do not sum to one" from scikit-learn
+        got = curves.cross_entropy(y, probs, from_logits=False)
+    assert got == pytest.approx(log_loss(y, probs, labels=range(4)), rel=1e-6)  # sklearn in float32 is content
+    assert curves.cross_entropy(y, logits) == pytest.approx(got, rel=1e-5)
+    assert curves.error_rate(np.eye(4)[y], logits) == pytest.approx(np.mean(logits.argmax(1) != y))
+
+
 def test_learning_curve_records_errors_of_the_final_weights(monkeypatch):
     x, y = _data()
     xv, yv = _data(80, seed=1)

@@ -271,6 +271,50 @@ def test_multiclass_report_says_what_it_assumed():
     assert rep.table()[0][0] == "a"
 
 
+def test_multiclass_to_text_is_sklearns_classification_report():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 40)
+    logits = rng.normal(size=(40, 4))  # class 3 is never the truth, maybe never predicted
+    names = ["ant", "bee", "cat", "dog"]
+    rep = metrics.multiclass_report(y, logits, class_names=names)
+    oracle = skm.classification_report(y, logits.argmax(1), labels=range(4), target_names=names, digits=2,
+                                       zero_division=0)
+    assert rep.to_text(digits=2) == oracle.rstrip() + "\n(y_true read as labels, y_pred read as logits)"
+    with pytest.raises(ValueError, match="digits"):
+        rep.to_text(digits=-1)
+
+
+def test_every_report_is_one_read_only_mapping_with_attribute_access():
+    y = np.array([0, 1, 2, 2, 1])
+    bin_rep = metrics.binary_report([0, 1, 1], [0.2, 0.7, 0.4])
+    mc_rep = metrics.multiclass_report(y, y)
+    ml_rep = metrics.MultilabelReport({"a": bin_rep, "b": bin_rep})
+    for rep in (bin_rep, mc_rep, ml_rep):
+        assert isinstance(rep, metrics.Report) and type(rep).__mro__[1] is metrics.Report
+        with pytest.raises(TypeError):
+            rep["f1"] = 1.0  # read-only: no item assignment
+        with pytest.raises(AttributeError, match="no 'nope'"):
+            rep.nope
+    assert bin_rep.f1 == bin_rep["f1"] and mc_rep.accuracy == 1.0 and mc_rep.per_class["2"]["support"] == 2
+    assert ml_rep["macro avg"]["f1"] == pytest.approx(bin_rep["f1"]) and ml_rep.a is bin_rep
+    import copy
+    import pickle
+
+    assert dict(copy.deepcopy(bin_rep)) == dict(bin_rep) and dict(pickle.loads(pickle.dumps(mc_rep)))["accuracy"] == 1.0
+
+
+def test_softmax_and_sigmoid_are_stable_where_the_formula_overflows():
+    z = np.array([[1000.0, 0.0, -1000.0], [0.0, 0.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning either
+        p = metrics.softmax(z)
+        s = metrics.sigmoid(np.array([-1000.0, 0.0, 1000.0]))
+    np.testing.assert_allclose(p, [[1.0, 0.0, 0.0], [1 / 3] * 3])
+    np.testing.assert_allclose(metrics.softmax(z, axis=0)[:, 1], [0.5, 0.5])
+    np.testing.assert_array_equal(s, [0.0, 0.5, 1.0])
+    assert metrics.sigmoid([]).shape == (0,)
+
+
 @pytest.mark.parametrize("y,p,names,match", [
     ([0, 1], [0], None, "different numbers"),
     ([0, 1], [[0.2, 0.8]] * 3, None, "different numbers"),

@@ -24,6 +24,8 @@ def test_ks_statistic_extremes():
     a = np.arange(10.0)
     assert monitor.ks_statistic(a, a)[0] == 0.0
     assert monitor.ks_statistic(a, a + 100)[0] == 1.0
+    # by hand: F_ref(2) = 2/3 while F_cur(2) = 0, and the gap is smaller everywhere else
+    assert monitor.ks_statistic([1.0, 2.0, 3.0], [2.5, 2.6])[0] == pytest.approx(2 / 3)
 
 
 def test_psi_hand_computed():

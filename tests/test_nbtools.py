@@ -56,6 +56,41 @@ def test_from_percent_refuses_an_existing_notebook_unless_forced_and_then_keeps_
     assert [c.source for c in nb.cells] == ["print(2)"] and [c.id for c in nb.cells] == ids
 
 
+def test_percent_round_trip_keeps_sources_types_tags_and_ids(tmp_path):
+    import jupytext
+
+    cells = [nbformat.v4.new_markdown_cell("# Lab\n\nWhy *this* matters."),
+             nbformat.v4.new_code_cell("%matplotlib inline\nx = 1\n\n\ny = 2", metadata={"tags": ["setup"]}),
+             nbformat.v4.new_code_cell("### BEGIN SOLUTION\nz = 3\n### END SOLUTION"),
+             nbformat.v4.new_code_cell("checks.mnist.shapes(z)", metadata={"tags": ["points:2"]})]
+    src = tmp_path / "01_a.ipynb"
+    nbformat.write(nbtools.clean(nbformat.v4.new_notebook(cells=cells), "01_a"), src)
+    py = tmp_path / "01_a.py"
+    nbtools.to_percent(src, py)
+    text = py.read_text(encoding="utf-8")
+    assert text.startswith("# %% [markdown]\n# # Lab\n#\n# Why *this* matters.") and "nbgrader" not in text
+    assert '# %% tags=["points:2"]' in text
+    assert jupytext.reads(text, fmt="py:percent").cells[1].source == cells[1].source  # jupytext is the reader
+    out = tmp_path / "copy.ipynb"
+    out.write_bytes(src.read_bytes())
+    nbtools.from_percent(py, out)  # regenerated over the notebook: its ids are kept
+    a, b = nbformat.read(src, as_version=4), nbformat.read(out, as_version=4)
+    assert [(c.cell_type, c.source, c.id, c.metadata) for c in a.cells] == \
+        [(c.cell_type, c.source, c.id, c.metadata) for c in b.cells]
+    assert b.cells[3].metadata["nbgrader"]["points"] == 2  # derived again by clean
+
+
+def test_from_percent_gives_a_new_notebook_ids_derived_from_its_content(tmp_path):
+    src = tmp_path / "draft.py"
+    src.write_text("# %%\nprint(1)\n\n# %% [markdown]\n# text\n", encoding="utf-8")
+    first, second = tmp_path / "01_a.ipynb", tmp_path / "other" / "01_a.ipynb"
+    second.parent.mkdir()
+    nbtools.from_percent(src, first)
+    nbtools.from_percent(src, second)
+    assert first.read_bytes() == second.read_bytes()
+    assert nbtools.main(["check", str(first)]) == 0
+
+
 def test_a_conversion_never_writes_over_its_source_even_forced(tmp_path, capsys):
     nb = tmp_path / "01_a.ipynb"
     before = _write_nb(nb, "print(1)")

@@ -1,6 +1,7 @@
 """Notebook files are source: valid, clean, consistently structured."""
 from __future__ import annotations
 
+import ast
 import glob
 import json
 import os
@@ -15,6 +16,123 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # LABKIT_HYGIENE_DIR checks another folder of notebooks, e.g. a copy after `nbtools clean`
 NOTEBOOK_DIR = os.environ.get("LABKIT_HYGIENE_DIR") or os.path.join(REPO, "notebooks")
 NOTEBOOKS = sorted(glob.glob(os.path.join(NOTEBOOK_DIR, "*.ipynb")))
+
+
+# ------------------------------------------------------------------ "never branch on the profile"
+_BRANCH_TESTS = (ast.If, ast.While, ast.IfExp, ast.Assert)
+
+
+def _is_profile_value(node, names: set[str], functions: set[str]) -> bool:
+    """``cfg.profile``, ``active_profile()``, ``os.environ[...LABKIT_PROFILE...]``, ``getenv("LABKIT_PROFILE")``,
+    a name bound to one of these, or a method call on one (``cfg.profile.lower()``)."""
+    if isinstance(node, ast.Attribute) and node.attr == "profile":
+        return True
+    if isinstance(node, ast.Name):
+        return node.id in names
+    if isinstance(node, ast.Call):
+        func = node.func
+        if (getattr(func, "attr", None) or getattr(func, "id", None)) in functions:
+            return True
+        if any(isinstance(a, ast.Constant) and a.value == "LABKIT_PROFILE" for a in node.args):
+            return True   # os.getenv / os.environ.get / os.environ.setdefault ...
+        return isinstance(func, ast.Attribute) and _is_profile_value(func.value, names, functions)
+    if isinstance(node, ast.Subscript):
+        sl = node.slice
+        return isinstance(sl, ast.Constant) and sl.value == "LABKIT_PROFILE"
+    return False
+
+
+def _reads_profile(node, names: set[str], functions: set[str]) -> bool:
+    return any(_is_profile_value(n, names, functions) for n in ast.walk(node))
+
+
+def profile_branches(cells) -> list[str]:
+    """``"<cell id>:<line>: <code>"`` for every place where code cells branch on the profile:
+    an if/while/ternary/assert/match/comprehension condition, a comparison, a boolean operator,
+    or a table lookup (``x[profile]``, ``.get(profile)``) that reads it (names bound to it count)."""
+    names: set[str] = set()
+    functions = {"active_profile"}
+    found = []
+    for cell in cells:
+        source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+        lines = source.splitlines()
+        # IPython magics and shell lines are not Python: blank them, keeping the line numbers
+        tree = ast.parse("\n".join("" if l.lstrip().startswith(("%", "!")) else l for l in lines))
+
+        def hit(node):
+            found.append(f"{cell.get('id', '?')}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+
+        for node in ast.walk(tree):   # bindings first: `p = cfg.profile`, `from labkit import active_profile as ap`
+            if isinstance(node, ast.ImportFrom):
+                functions |= {a.asname or a.name for a in node.names if a.name == "active_profile"}
+        for node in ast.walk(tree):
+            value = getattr(node, "value", None)
+            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and value is not None and \
+                    (_is_profile_value(value, names, functions) or
+                     (isinstance(value, (ast.Compare, ast.BoolOp)) and _reads_profile(value, names, functions))):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names |= {t.id for t in targets if isinstance(t, ast.Name)}
+        for node in ast.walk(tree):
+            if isinstance(node, _BRANCH_TESTS) and _reads_profile(node.test, names, functions):
+                hit(node)
+            elif isinstance(node, ast.Match) and _reads_profile(node.subject, names, functions):
+                hit(node)
+            elif isinstance(node, ast.comprehension) and any(_reads_profile(c, names, functions) for c in node.ifs):
+                hit(node.ifs[0])
+            elif isinstance(node, (ast.Compare, ast.BoolOp)) and _reads_profile(node, names, functions):
+                hit(node)
+            elif isinstance(node, ast.Subscript) and not _is_profile_value(node, names, functions) and \
+                    _reads_profile(node.slice, names, functions):
+                hit(node)
+            elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) in ("get", "pop") and \
+                    any(_reads_profile(a, names, functions) for a in node.args) and \
+                    not _is_profile_value(node, names, functions):
+                hit(node)
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("getattr", "hasattr") and \
+                    len(node.args) > 1 and _reads_profile(node.args[1], names, functions):
+                hit(node)
+    return sorted(set(found))
+
+
+_BRANCHING = [
+    'if cfg.profile == "quick":\n    n = 10',
+    'n = 10 if labkit.active_profile() == "quick" else 100',
+    'import os\nif os.environ.get("LABKIT_PROFILE") == "full":\n    pass',
+    'import os\nwhile os.environ["LABKIT_PROFILE"] != "full":\n    break',
+    'p = cfg.profile\nif p == "quick":\n    pass',
+    'p = cfg.profile.lower()\nn = 3 if p.startswith("q") else 9',
+    'quick = cfg.profile == "quick"',
+    'epochs = {"quick": 1, "standard": 3}[cfg.profile]',
+    'epochs = {"quick": 1}.get(cfg.profile, 3)',
+    'match cfg.profile:\n    case "quick":\n        pass',
+    'assert labkit.settings("mnist").profile != "quick" or acc > 0.9',
+    'from labkit import active_profile as ap\nif ap() == "quick":\n    pass',
+    'xs = [n for n in sizes if cfg.profile != "quick"]',
+    'n = getattr(cfg, "epochs_" + cfg.profile)',
+]
+_NOT_BRANCHING = [
+    'print(cfg.profile, "profile")',
+    'cfg = labkit.settings("mnist")   # this lab\'s sizes, epochs and bars for LABKIT_PROFILE',
+    'work = Path("_work/tuning") / cfg.profile\nif work.exists():\n    pass',
+    'if cfg.epochs > 3:\n    pass',
+    'print(f"running the {labkit.active_profile()} profile")',
+    'labkit.record("mnist.profile", cfg.profile)',
+]
+
+
+@pytest.mark.parametrize("source", _BRANCHING)
+def test_the_profile_branch_finder_finds_branches(source):
+    assert profile_branches([nbformat.v4.new_code_cell(source)]), source
+
+
+@pytest.mark.parametrize("source", _NOT_BRANCHING)
+def test_the_profile_branch_finder_lets_reading_and_printing_the_profile_pass(source):
+    assert profile_branches([nbformat.v4.new_code_cell(source)]) == [], source
+
+
+def test_a_profile_read_in_one_cell_and_tested_in_the_next_is_a_branch():
+    cells = [nbformat.v4.new_code_cell("p = labkit.active_profile()"), nbformat.v4.new_code_cell("if p:\n    pass")]
+    assert len(profile_branches(cells)) == 1
 
 
 def test_there_are_notebooks():
@@ -46,9 +164,8 @@ def test_notebook_is_valid_and_clean(path):
                 assert out.get("output_type") != "error"
                 assert not (out.get("output_type") == "stream" and out.get("name") == "stderr"), \
                     f"cell {c.id} stores stderr"
-    # what `nbtools clean` would write is exactly what is stored
-    assert nbtools._dump(nbtools.clean(nb, os.path.splitext(name)[0])) == text, \
-        f"run: python -m labkit.nbtools clean notebooks/{name}"
+    # what `nbtools clean` would write is exactly what is stored (`nbtools check` exits 0)
+    assert nbtools.main(["check", path]) == 0, f"run: python -m labkit.nbtools clean notebooks/{name}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
@@ -60,8 +177,9 @@ def test_notebook_follows_the_lab_pattern(path):
     assert any("labkit.seed_everything(" in s for s in code[:2]), "seed in the first code cells"
     joined = "\n".join(code)
     assert "assert " in joined, "a lab asserts its lessons"
-    assert "LABKIT_PROFILE" not in joined and "active_profile" not in joined, \
-        "notebooks read sizes through labkit.settings(...), never branch on the profile"
+    branches = profile_branches(c for c in nb.cells if c.cell_type == "code")
+    assert branches == [], ("notebooks read sizes and bars through labkit.settings(...), never branch on the "
+                            f"profile; move the difference into labkit/profiles.py: {branches}")
     assert "plt.show()" in joined or "matplotlib" not in joined
 
 
@@ -145,7 +263,7 @@ def test_clean_derives_nbgrader_metadata_and_drops_hand_written_metadata():
     assert out.cells[2].metadata["tags"] == ["points:3"]
     assert "nbgrader" not in out.cells[3].metadata and "nbgrader" not in out.cells[5].metadata
     assert out.cells[4].metadata["nbgrader"]["grade_id"] == "ex-c4"
-    assert nbtools._dump(nbtools.clean(out, "t")) == nbtools._dump(out), "clean is idempotent"
+    assert nbtools.clean(out, "t") == out, "clean is idempotent"
     from nbgrader.nbgraderformat import MetadataValidator
 
     MetadataValidator().validate_nb(out)

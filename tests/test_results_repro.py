@@ -109,3 +109,34 @@ def test_seed_everything_names_a_bad_labkit_seed(monkeypatch, raw, error):
     with pytest.raises(ValueError, match=error) as info:
         labkit.seed_everything()
     assert "LABKIT_SEED" in str(info.value)
+
+
+def test_quiet_tensorflow_hides_only_the_listed_noise():
+    """Keras' own advice stays visible (EarlyStopping on a metric that is not logged);
+    only the messages in NOISY_WARNINGS are hidden, from wherever they come."""
+    import warnings
+
+    import keras
+
+    from labkit import repro
+
+    x = np.zeros((8, 2), dtype="float32")
+    y = np.zeros(8, dtype="int64")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        repro.quiet_tensorflow()
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[keras.callbacks.EarlyStopping("val_loss")])
+        for message, category in repro.NOISY_WARNINGS:
+            exec(f"import warnings; warnings.warn({message + ' (probe)'!r}, {category.__name__})",
+                 {"__name__": "keras.src.probe", category.__name__: category})
+    texts = [str(w.message) for w in caught]
+    assert any("Early stopping conditioned on metric `val_loss` which is not available" in t for t in texts), texts
+    assert not [t for t in texts if t.endswith("(probe)")], texts
+
+
+def test_seed_everything_leaves_pythonhashseed_alone(monkeypatch):
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    labkit.seed_everything(3)
+    assert "PYTHONHASHSEED" not in __import__("os").environ  # set in a running process it would do nothing

@@ -40,6 +40,16 @@ def test_make_tuner_validates():
         tuning.CountingHyperModel(_build, patience=-1)
 
 
+def test_counting_hypermodel_is_a_plain_hypermodel_class():
+    import keras_tuner as kt
+
+    hm = tuning.CountingHyperModel(_build, patience=2, objective="val_loss")
+    assert type(hm) is tuning.CountingHyperModel and isinstance(hm, kt.HyperModel)
+    assert (hm.patience, hm.mode, hm.fit_calls) == (2, "min", 0)
+    hp = kt.HyperParameters()
+    assert hm.build(hp).layers[-1].units == 10 and "units" in hp.values  # kt's build wrapper calls ours
+
+
 def test_grid_search_trains_every_combination_scores_match_history_and_resumes(tmp_path):
     x, y, xv, yv = _data()
     hm = tuning.CountingHyperModel(_build, patience=5)

@@ -852,56 +852,60 @@ def _cases() -> list[Case]:  # noqa: PLR0915 - one long table
 
     # ----------------------------------------------------------------- plots
     pl = plots
-    c("plots.history: empty dict", lambda: pl.history({}), "h", V)
-    c("plots.history: unknown metric", lambda: pl.history({"loss": [1.0, 0.5]}, metrics=["acc"]), "metrics", V)
-    c("plots.history: an int", lambda: pl.history(5), "h", T)
-    c("plots.history: string values", lambda: pl.history({"loss": ["a", "b"]}), "h", T)
-    c("plots.history: metrics=5", lambda: pl.history({"loss": [1.0]}, metrics=5), "metrics", T)
-    c("plots.learning_curve: nothing to plot", lambda: pl.learning_curve(), "curve", V)
-    c("plots.learning_curve: lengths differ",
-      lambda: pl.learning_curve(train_sizes=[1, 2], train_error=[0.1], val_error=[0.1, 0.2]), "train_error", V)
-    c("plots.learning_curve: curve a string", lambda: pl.learning_curve("c"), "curve", T)
-    c("plots.learning_curve: baseline='a'", lambda: pl.learning_curve(learning_curve_result(), baseline="a"),
+    c("plots.plot_history: empty dict", lambda: pl.plot_history({}), "h", V)
+    c("plots.plot_history: unknown metric", lambda: pl.plot_history({"loss": [1.0, 0.5]}, metrics=["acc"]),
+      "metrics", V)
+    c("plots.plot_history: an int", lambda: pl.plot_history(5), "h", T)
+    c("plots.plot_history: string values", lambda: pl.plot_history({"loss": ["a", "b"]}), "h", T)
+    c("plots.plot_history: metrics=5", lambda: pl.plot_history({"loss": [1.0]}, metrics=5), "metrics", T)
+    c("plots.plot_learning_curve: nothing to plot", lambda: pl.plot_learning_curve(), "curve", V)
+    c("plots.plot_learning_curve: lengths differ",
+      lambda: pl.plot_learning_curve(train_sizes=[1, 2], train_error=[0.1], val_error=[0.1, 0.2]), "train_error", V)
+    c("plots.plot_learning_curve: curve a string", lambda: pl.plot_learning_curve("c"), "curve", T)
+    c("plots.plot_learning_curve: baseline='a'", lambda: pl.plot_learning_curve(learning_curve_result(), baseline="a"),
       "baseline", T)
-    c("plots.learning_curve: train size 0",
-      lambda: pl.learning_curve(train_sizes=[0, 10], train_error=[0.1, 0.1], val_error=[0.2, 0.2]), "train_sizes", V)
-    c("plots.learning_curve: NaN val_error",
-      lambda: pl.learning_curve(train_sizes=[1, 10], train_error=[0.1, 0.1], val_error=[0.2, np.nan]),
+    c("plots.plot_learning_curve: train size 0",
+      lambda: pl.plot_learning_curve(train_sizes=[0, 10], train_error=[0.1, 0.1], val_error=[0.2, 0.2]),
+      "train_sizes", V)
+    c("plots.plot_learning_curve: NaN val_error",
+      lambda: pl.plot_learning_curve(train_sizes=[1, 10], train_error=[0.1, 0.1], val_error=[0.2, np.nan]),
       "val_error", V)
-    c("plots.validation_curve: string param_values",
-      lambda: pl.validation_curve(param_values=["a", "b"], train_error=[0.1, 0.1], val_error=[0.2, 0.2]),
+    c("plots.plot_validation_curve: string param_values",
+      lambda: pl.plot_validation_curve(param_values=["a", "b"], train_error=[0.1, 0.1], val_error=[0.2, 0.2]),
       "param_values", T)
-    c("plots.validation_curve: NaN train_error",
-      lambda: pl.validation_curve(param_values=[1, 2], train_error=[0.1, np.nan], val_error=[0.2, 0.2]),
+    c("plots.plot_validation_curve: NaN train_error",
+      lambda: pl.plot_validation_curve(param_values=[1, 2], train_error=[0.1, np.nan], val_error=[0.2, 0.2]),
       "train_error", V)
-    c("plots.validation_curve: log_x='yes'",
-      lambda: pl.validation_curve(param_values=[1, 2], train_error=[0.1, 0.1], val_error=[0.2, 0.2], log_x="yes"),
+    c("plots.plot_validation_curve: log_x='yes'",
+      lambda: pl.plot_validation_curve(param_values=[1, 2], train_error=[0.1, 0.1], val_error=[0.2, 0.2], log_x="yes"),
       "log_x", T)
-    c("plots.validation_curve: best='no'",
-      lambda: pl.validation_curve(param_values=[1, 2], train_error=[0.1, 0.1], val_error=[0.2, 0.2], best="no"),
+    c("plots.plot_validation_curve: best='no'",
+      lambda: pl.plot_validation_curve(param_values=[1, 2], train_error=[0.1, 0.1], val_error=[0.2, 0.2], best="no"),
       "best", T)
-    c("plots.pr_curve: lengths differ", lambda: pl.pr_curve([1.0, 0.5], [0.0, 1.0, 1.0]), "recall", V)
-    c("plots.pr_curve: precision 2", lambda: pl.pr_curve([1.0, 2.0], [0.0, 1.0]), "precision", V)
-    c("plots.pr_curve: operating_point without recall",
-      lambda: pl.pr_curve([1.0, 0.5], [0.0, 1.0], operating_point={"p": 1}), "operating_point", V)
-    c("plots.pr_curve: operating_point=5", lambda: pl.pr_curve([1.0, 0.5], [0.0, 1.0], operating_point=5),
+    c("plots.plot_pr_curve: lengths differ", lambda: pl.plot_pr_curve([1.0, 0.5], [0.0, 1.0, 1.0]), "recall", V)
+    c("plots.plot_pr_curve: precision 2", lambda: pl.plot_pr_curve([1.0, 2.0], [0.0, 1.0]), "precision", V)
+    c("plots.plot_pr_curve: operating_point without recall",
+      lambda: pl.plot_pr_curve([1.0, 0.5], [0.0, 1.0], operating_point={"p": 1}), "operating_point", V)
+    c("plots.plot_pr_curve: operating_point=5", lambda: pl.plot_pr_curve([1.0, 0.5], [0.0, 1.0], operating_point=5),
       "operating_point", T)
-    c("plots.confusion_matrix: not square", lambda: pl.confusion_matrix(np.zeros((2, 3))), "cm", V)
-    c("plots.confusion_matrix: one class name", lambda: pl.confusion_matrix(np.eye(2), class_names=["a"]),
+    c("plots.plot_confusion_matrix: not square", lambda: pl.plot_confusion_matrix(np.zeros((2, 3))), "cm", V)
+    c("plots.plot_confusion_matrix: one class name", lambda: pl.plot_confusion_matrix(np.eye(2), class_names=["a"]),
       "class_names", V)
-    c("plots.confusion_matrix: negative count", lambda: pl.confusion_matrix(np.array([[1, -1], [0, 2]])), "cm", V)
-    c("plots.confusion_matrix: strings", lambda: pl.confusion_matrix([["a", "b"], ["c", "d"]]), "cm", T)
-    c("plots.confusion_matrix: normalize='yes'", lambda: pl.confusion_matrix(np.eye(2), normalize="yes"),
+    c("plots.plot_confusion_matrix: negative count", lambda: pl.plot_confusion_matrix(np.array([[1, -1], [0, 2]])),
+      "cm", V)
+    c("plots.plot_confusion_matrix: strings", lambda: pl.plot_confusion_matrix([["a", "b"], ["c", "d"]]), "cm", T)
+    c("plots.plot_confusion_matrix: normalize='yes'", lambda: pl.plot_confusion_matrix(np.eye(2), normalize="yes"),
       "normalize", T)
-    c("plots.confusion_matrix: NaN", lambda: pl.confusion_matrix(np.array([[1.0, np.nan], [0.0, 2.0]])), "cm", V)
-    c("plots.image_grid: no images", lambda: pl.image_grid(np.zeros((0, 4, 4))), "images", V)
-    c("plots.image_grid: 1 title for 2 images", lambda: pl.image_grid(GREY, titles=["a"]), "titles", V)
-    c("plots.image_grid: ncols=0", lambda: pl.image_grid(GREY, ncols=0), "ncols", V)
-    c("plots.image_grid: ncols=2.5", lambda: pl.image_grid(GREY, ncols=2.5), "ncols", T)
-    c("plots.image_grid: 1 title colour for 2 images", lambda: pl.image_grid(GREY, titles=["a", "b"],
+    c("plots.plot_confusion_matrix: NaN", lambda: pl.plot_confusion_matrix(np.array([[1.0, np.nan], [0.0, 2.0]])),
+      "cm", V)
+    c("plots.plot_image_grid: no images", lambda: pl.plot_image_grid(np.zeros((0, 4, 4))), "images", V)
+    c("plots.plot_image_grid: 1 title for 2 images", lambda: pl.plot_image_grid(GREY, titles=["a"]), "titles", V)
+    c("plots.plot_image_grid: ncols=0", lambda: pl.plot_image_grid(GREY, ncols=0), "ncols", V)
+    c("plots.plot_image_grid: ncols=2.5", lambda: pl.plot_image_grid(GREY, ncols=2.5), "ncols", T)
+    c("plots.plot_image_grid: 1 title colour for 2 images", lambda: pl.plot_image_grid(GREY, titles=["a", "b"],
                                                                               title_colors=["r"]), "title_colors", V)
-    c("plots.image_grid: strings", lambda: pl.image_grid(["a", "b"]), "images", T)
-    c("plots.image_grid: 2 channels", lambda: pl.image_grid(np.zeros((2, 4, 4, 2))), "images", V)
+    c("plots.plot_image_grid: strings", lambda: pl.plot_image_grid(["a", "b"]), "images", T)
+    c("plots.plot_image_grid: 2 channels", lambda: pl.plot_image_grid(np.zeros((2, 4, 4, 2))), "images", V)
 
     # ----------------------------------------------------------------- training
     tr = training

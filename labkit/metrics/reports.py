@@ -1,4 +1,4 @@
-"""Metrics for Keras classifiers, with ``sklearn.metrics`` doing the arithmetic.
+"""Reports of a classifier's predictions, with ``sklearn.metrics`` doing the arithmetic.
 
 What this module adds to scikit-learn is safety and convenience around it:
 
@@ -8,15 +8,17 @@ What this module adds to scikit-learn is safety and convenience around it:
 * model outputs of every kind are understood - labels, one-hot rows, probabilities
   or logits - and the report says which kind it assumed;
 * undefined values (precision with no predicted positives, recall with no actual
-  positives) are 0.0, flagged in the report and warned about, never NaN.
+  positives) are 0.0, flagged in the report and warned about, never NaN;
+* every report is one read-only mapping (:class:`Report`): ``report["f1"]`` or
+  ``report.f1``, ``dict(report)``.
 
-Public functions::
+Functions::
 
-    binary_report(y_true, y_score, threshold=0.5)     -> BinaryReport (a mapping)
+    binary_report(y_true, y_score, threshold=0.5)     -> BinaryReport
     pr_curve(y_true, y_score)                          -> (precision, recall, thresholds)
     best_threshold(y_true, y_score, objective="f1")    -> ThresholdChoice(threshold, report)
-    multiclass_report(y_true, y_pred, class_names)     -> MulticlassReport (a mapping)
-    evaluate(model, x, y)                              -> the right report for the model's output
+    multiclass_report(y_true, y_pred, class_names)     -> MulticlassReport
+    MultilabelReport(per_label)                        -> one BinaryReport per label + macro avg
 """
 from __future__ import annotations
 
@@ -26,14 +28,12 @@ from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
-from labkit.validation import (check_array, check_axis, check_binary_labels, check_bool, check_int, check_labels,
-                               check_names, check_number, check_option, check_same_length, check_str)
+from labkit.metrics.scores import to_labels
+from labkit.validation import (check_array, check_binary_labels, check_bool, check_int, check_names, check_number,
+                               check_option, check_same_length)
 
-__all__ = [
-    "BinaryReport", "MulticlassReport", "MultilabelReport", "ThresholdChoice",
-    "UndefinedMetricWarning", "binary_report", "pr_curve", "best_threshold",
-    "multiclass_report", "evaluate", "to_labels", "softmax", "sigmoid",
-]
+__all__ = ["Report", "BinaryReport", "MulticlassReport", "MultilabelReport", "ThresholdChoice",
+           "UndefinedMetricWarning", "binary_report", "pr_curve", "best_threshold", "multiclass_report"]
 
 _SCORE_KINDS = ("auto", "probability", "score")
 _OBJECTIVES = ("f1", "precision", "recall")
@@ -41,6 +41,34 @@ _OBJECTIVES = ("f1", "precision", "recall")
 
 class UndefinedMetricWarning(UserWarning):
     """Precision or recall was undefined (0/0) and was reported as 0.0."""
+
+
+class Report(Mapping):
+    """A read-only mapping of metric names to values; every key is also an attribute
+    (``report["f1"] == report.f1``). Subclasses set ``self._values`` and add ``to_text``."""
+
+    _values: dict[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # also what copy/pickle probe for: never a key
+            raise AttributeError(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} has no {name!r}; keys: "
+                                 f"{', '.join(map(str, self._values))}") from None
+
+    def to_text(self) -> str:  # pragma: no cover - every subclass has its own
+        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------- validation
@@ -80,7 +108,7 @@ def _ratio(num: int, den: int) -> float:
 
 
 # --------------------------------------------------------------------------- binary report
-class BinaryReport(Mapping):
+class BinaryReport(Report):
     """Metrics of a binary classifier at one threshold; a read-only mapping.
 
     Keys: ``precision``, ``recall``, ``f1``, ``accuracy`` (floats in [0, 1]), ``tp``,
@@ -106,23 +134,6 @@ class BinaryReport(Mapping):
         self.threshold = float(threshold)
         self.assumed = assumed
         self.undefined: tuple[str, ...] = tuple(undefined)
-
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(f"BinaryReport has no {name!r}; keys: {', '.join(self.KEYS)}") from None
 
     def to_text(self) -> str:
         v = self._values
@@ -264,99 +275,22 @@ def best_threshold(y_true: Any, y_score: Any, objective: str = "f1", *, min_reca
 
 
 # --------------------------------------------------------------------------- multi-class
-def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax."""
-    z = check_array(logits, "logits").astype(np.float64)
-    axis = check_axis(axis, z.ndim)
-    if z.shape[axis] == 0:
-        raise ValueError(f"logits has no entries along axis {axis} (shape {z.shape}); softmax needs at least one.")
-    z = z - z.max(axis=axis, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function."""
-    x = check_array(x, "x", min_len=0).astype(np.float64)
-    out = np.empty_like(x)
-    pos = x >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
-    ex = np.exp(x[~pos])
-    out[~pos] = ex / (1.0 + ex)
-    return out
-
-
-def _kind_of_2d(arr: np.ndarray) -> str:
-    """"one-hot", "probabilities" or "logits" for an (n, k) array."""
-    is01 = np.logical_or(arr == 0, arr == 1).all()
-    sums = arr.sum(axis=1)
-    if is01 and np.all(sums == 1):
-        return "one-hot"
-    if arr.min() >= 0 and arr.max() <= 1 and np.allclose(sums, 1.0, atol=1e-3):
-        return "probabilities"
-    return "logits"
-
-
-def to_labels(y: Any, name: str = "y", num_classes: int | None = None) -> tuple[np.ndarray, str, int | None]:
-    """Class labels from labels, one-hot rows, probabilities or logits.
-
-    Returns ``(labels (n,) int64, assumed kind, number of columns or None)``; the
-    kind is one of ``"labels"``, ``"one-hot"``, ``"probabilities"``, ``"logits"``.
-    """
-    name = check_str(name, "name")
-    if num_classes is not None:
-        num_classes = check_int(num_classes, "num_classes", min_val=2)
-    arr = check_array(y, name, ndim=(1, 2))
-    if arr.ndim == 2:
-        if arr.shape[1] < 2:
-            raise ValueError(f"{name} has shape {arr.shape}; a multi-class output needs one column per class "
-                             "(use binary_report for a single score column).")
-        if num_classes is not None and arr.shape[1] != num_classes:
-            raise ValueError(f"{name} has {arr.shape[1]} columns but num_classes is {num_classes}.")
-        return np.argmax(arr, axis=1).astype(np.int64), _kind_of_2d(arr.astype(np.float64)), arr.shape[1]
-    if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
-        raise ValueError(f"{name} is 1-D with non-integer values; class labels must be whole numbers "
-                         "(for scores of a binary model use binary_report).")
-    if arr.dtype.kind != "b" and arr.min() < 0:
-        raise ValueError(f"{name} has negative class labels ({int(arr.min())}); labels must be 0..k-1.")
-    labels = check_labels(arr.astype(np.int64), name, n_classes=num_classes)
-    return labels, "labels", None
-
-
-class MulticlassReport(Mapping):
+class MulticlassReport(Report):
     """Per-class precision/recall/F1/support, macro and weighted averages, accuracy and
     the confusion matrix of a multi-class classifier; a read-only mapping.
 
-    Keys: ``"per_class"`` ({name: {"precision", "recall", "f1", "support"}}),
-    ``"macro avg"``, ``"weighted avg"`` (same four keys), ``"accuracy"``,
+    Keys (also attributes): ``"per_class"`` ({name: {"precision", "recall", "f1",
+    "support"}}), ``"macro avg"``, ``"weighted avg"`` (same four keys), ``"accuracy"``,
     ``"confusion_matrix"`` ((k, k) int array, rows = true class, columns = predicted)
-    and ``"assumed"`` (what ``y_true`` and ``y_pred`` were read as).
+    and ``"assumed"`` (what ``y_true`` and ``y_pred`` were read as). ``to_text()`` is
+    :func:`sklearn.metrics.classification_report` plus that last line.
     """
 
-    def __init__(self, values: dict[str, Any], class_names: tuple[str, ...]):
+    def __init__(self, values: dict[str, Any], class_names: tuple[str, ...], y_true: np.ndarray,
+                 y_pred: np.ndarray):
         self._values = values
         self.class_names = class_names
-
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    @property
-    def accuracy(self) -> float:
-        return self._values["accuracy"]
-
-    @property
-    def confusion_matrix(self) -> np.ndarray:
-        return self._values["confusion_matrix"]
-
-    @property
-    def assumed(self) -> dict[str, str]:
-        return self._values["assumed"]
+        self._labels = (y_true, y_pred)  # what classification_report needs for to_text
 
     def table(self) -> list[tuple[str, float, float, float, int]]:
         """Rows ``(class, precision, recall, f1, support)``."""
@@ -364,21 +298,16 @@ class MulticlassReport(Mapping):
                 for name, m in self._values["per_class"].items()]
 
     def to_text(self, digits: int = 3) -> str:
-        width = max(12, *(len(n) for n in self.class_names))
-        head = f"{'':>{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>9}"
-        lines = [head]
-        for name, p, r, f, s in self.table():
-            lines.append(f"{name:>{width}} {p:>9.{digits}f} {r:>9.{digits}f} {f:>9.{digits}f} {s:>9d}")
-        n = int(self.confusion_matrix.sum())
-        lines.append("")
-        lines.append(f"{'accuracy':>{width}} {'':>9} {'':>9} {self.accuracy:>9.{digits}f} {n:>9d}")
-        for avg in ("macro avg", "weighted avg"):
-            m = self._values[avg]
-            lines.append(f"{avg:>{width}} {m['precision']:>9.{digits}f} {m['recall']:>9.{digits}f} "
-                         f"{m['f1']:>9.{digits}f} {m['support']:>9d}")
-        a = self.assumed
-        lines.append(f"(y_true read as {a['y_true']}, y_pred read as {a['y_pred']})")
-        return "\n".join(lines)
+        """:func:`sklearn.metrics.classification_report` of the classes (never-predicted
+        classes at 0.0), then what ``y_true`` and ``y_pred`` were read as."""
+        from sklearn.metrics import classification_report
+
+        digits = check_int(digits, "digits", min_val=0)
+        y_true, y_pred = self._labels
+        text = classification_report(y_true, y_pred, labels=list(range(len(self.class_names))),
+                                     target_names=list(self.class_names), digits=digits, zero_division=0.0)
+        a = self._values["assumed"]
+        return f"{text.rstrip()}\n(y_true read as {a['y_true']}, y_pred read as {a['y_pred']})"
 
     def __repr__(self) -> str:
         return self.to_text()
@@ -430,11 +359,11 @@ def multiclass_report(y_true: Any, y_pred: Any, class_names: Sequence[str] | Non
     cm = confusion_matrix(t, p, labels=labels)
     values = {"per_class": per_class, **avgs, "accuracy": float(np.trace(cm) / cm.sum()),
               "confusion_matrix": cm, "assumed": {"y_true": t_kind, "y_pred": p_kind}}
-    return MulticlassReport(values, names)
+    return MulticlassReport(values, names, t, p)
 
 
 # --------------------------------------------------------------------------- multi-label
-class MultilabelReport(Mapping):
+class MultilabelReport(Report):
     """One :class:`BinaryReport` per label plus their macro averages; a read-only mapping
     ``{label name: BinaryReport, ..., "macro avg": {...}}``."""
 
@@ -442,15 +371,6 @@ class MultilabelReport(Mapping):
         self._values: dict[str, Any] = dict(per_label)
         self._values["macro avg"] = {k: float(np.mean([r[k] for r in per_label.values()]))
                                      for k in ("precision", "recall", "f1", "accuracy")}
-
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
 
     def to_text(self) -> str:
         lines = [f"{'label':>12} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>9}"]
@@ -464,90 +384,3 @@ class MultilabelReport(Mapping):
 
     def __repr__(self) -> str:
         return self.to_text()
-
-
-# --------------------------------------------------------------------------- Keras models
-def _last_activation(model: Any) -> str | None:
-    try:
-        layer = model.layers[-1]
-    except (AttributeError, IndexError, TypeError):
-        return None
-    act = getattr(layer, "activation", None)
-    return getattr(act, "__name__", None) if act is not None else None
-
-
-def evaluate(model: Any, x: Any, y: Any, *, batch_size: int = 256, threshold: float = 0.5,
-             output: str = "auto", from_logits: bool | None = None,
-             class_names: Sequence[str] | None = None) -> BinaryReport | MulticlassReport | MultilabelReport:
-    """Predict ``x`` with a Keras model once (batched) and return the right report.
-
-    Args:
-        model: a Keras model (anything with ``predict(x, batch_size=, verbose=)``).
-        x, y: inputs and targets; ``y`` is (n,) labels, (n, k) one-hot, or (n, k)
-            multi-hot for a multi-label model.
-        threshold: probability threshold for binary and multi-label outputs.
-        output: ``"binary"``, ``"multiclass"``, ``"multilabel"`` or ``"auto"``: one
-            output unit -> binary; several units and ``y`` with several 1s per row ->
-            multi-label; otherwise multi-class.
-        from_logits: whether the model outputs logits. ``None`` reads the last layer's
-            activation (sigmoid/softmax -> probabilities, otherwise logits, the labkit
-            convention) and falls back to the output range.
-    """
-    output = check_option(output, "output", ("auto", "binary", "multiclass", "multilabel"))
-    batch_size = check_int(batch_size, "batch_size", min_val=1)
-    threshold = check_number(threshold, "threshold")
-    if from_logits is not None:
-        from_logits = check_bool(from_logits, "from_logits")
-    if class_names is not None:
-        class_names = check_names(class_names, "class_names")
-    if not callable(getattr(model, "predict", None)):
-        raise TypeError(f"model must be a Keras model (anything with predict(x, batch_size=, verbose=)), "
-                        f"got {type(model).__name__}.")
-    y_arr = check_array(y, "y", ndim=(1, 2), min_len=0)
-    if len(x) != len(y_arr):
-        raise ValueError(f"x has {len(x)} examples but y has {len(y_arr)}; pass one target per example.")
-    if len(x) == 0:
-        raise ValueError("x is empty; pass at least one example.")
-    out = check_array(model.predict(x, batch_size=batch_size, verbose=0), "model output", min_len=0, finite=False)
-    if out.dtype.kind == "f" and not np.isfinite(out).all():
-        bad = int(out.size - np.count_nonzero(np.isfinite(out)))
-        raise ValueError(f"model output contains {bad} NaN or infinite value(s); a model that outputs NaN has "
-                         "diverged - fix the model (or drop those rows) before scoring it.")
-    if out.ndim == 1:
-        out = out[:, None]
-    if out.ndim != 2:
-        raise ValueError(f"model output has shape {out.shape}; evaluate handles (n,), (n, 1) and (n, k) outputs.")
-    if output == "auto":
-        if out.shape[1] == 1:
-            output = "binary"
-        elif y_arr.ndim == 2 and y_arr.shape[1] == out.shape[1] and np.any(y_arr.sum(axis=1) != 1):
-            output = "multilabel"
-        else:
-            output = "multiclass"
-    if from_logits is None:
-        act = _last_activation(model)
-        if act in ("sigmoid", "softmax"):
-            from_logits = False
-        elif act is not None:
-            from_logits = True
-        else:
-            from_logits = not (out.min() >= 0 and out.max() <= 1)
-    if output == "multiclass":
-        if y_arr.ndim == 1:
-            check_labels(y_arr, "y", n_classes=out.shape[1])
-        return multiclass_report(y_arr, out, class_names=class_names)
-    probs = sigmoid(out) if from_logits else out
-    if output == "binary":
-        if out.shape[1] != 1:
-            raise ValueError(f"output='binary' needs one output unit, the model has {out.shape[1]}.")
-        report = binary_report(check_binary_labels(y_arr, "y"), probs[:, 0], threshold, kind="probability")
-        report.assumed = "logits" if from_logits else "probability"
-        return report
-    if y_arr.shape != out.shape:
-        raise ValueError(f"multi-label y has shape {y_arr.shape}, the model output {out.shape}; they must match.")
-    names = [str(c) for c in class_names] if class_names is not None else [str(i) for i in range(out.shape[1])]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UndefinedMetricWarning)
-        per_label = {names[j]: binary_report(y_arr[:, j], probs[:, j], threshold, kind="probability")
-                     for j in range(out.shape[1])}
-    return MultilabelReport(per_label)
