@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Callable
 
 import numpy as np
+import scipy.special
 
 from ..validation import check_bool, check_int, check_number
 from .httpd import LoopbackHTTPServer
@@ -148,7 +149,7 @@ class PredictionServer:
                                   "no prediction is returned."}
         answer: dict[str, Any] = {"outputs": out.tolist()}
         if self.outputs_are_logits and out.ndim == 2 and out.shape[1] >= 2:
-            prob = _softmax(out.astype(np.float64))
+            prob = scipy.special.softmax(out.astype(np.float64), axis=1)
             answer["classes"] = prob.argmax(axis=1).tolist()
             answer["confidence"] = prob.max(axis=1).round(6).tolist()
         with self._lock:
@@ -168,9 +169,3 @@ def _check_range(value_range: Any) -> tuple[float, float] | None:
     if not lo < hi:
         raise ValueError(f"value_range must be (low, high) with low < high, got ({lo:g}, {hi:g}).")
     return lo, hi
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
