@@ -296,6 +296,13 @@ class Settings(Mapping[str, Any]):
     def profile(self) -> str:
         return self._profile
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("_lab", "_profile", "_values") and name not in self.__dict__:
+            object.__setattr__(self, name, value)  # set once, in __init__
+            return
+        raise AttributeError(f"settings are read-only: the profile table in labkit/profiles.py is the one "
+                             f"place to change {name!r} (or pass your own value to the function you call).")
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
