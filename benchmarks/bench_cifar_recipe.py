@@ -118,7 +118,8 @@ def main(argv=None) -> int:
     print(f"training compute {train_flops / 1e15:.4f} PFLOPs ({train_flops / 0.36e15:.0%} of airbench94's)")
     print(f"achieved {achieved / 1e9:.1f} GFLOP/s = {achieved / peak:.0%} of the measured {r.precision} "
           f"matmul peak ({peak / 1e9:.0f} GFLOP/s)")
-    out = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / f"cifar_recipe_{args.profile}.json"
+    default_out = Path(__file__).resolve().parent / "results" / f"cifar_recipe_{args.profile}.json"
+    out = Path(args.out) if args.out else default_out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=float) + "\n", encoding="utf-8")
     print(f"wrote {out}")

@@ -140,7 +140,7 @@ class _Probe:
         self.relus = relu_layers(model)
         if not self.layers:
             raise ValueError("the model has no layer with a kernel (Dense, Conv...) to measure.")
-        outputs = [model.outputs[0]] + [l.output for l in self.layers] + [l.output for l in self.relus]
+        outputs = [model.outputs[0]] + [layer.output for layer in self.layers] + [layer.output for layer in self.relus]
         self.features = keras.Model(model.inputs, outputs)
 
     def _sparse_classes(self) -> int | None:
@@ -157,7 +157,7 @@ class _Probe:
         if k is not None:  # out-of-range labels: an error on a CPU, a silent NaN loss on a GPU
             check_labels(np.asarray(y).reshape(-1), y_name, n_classes=k)
         saved = [v.numpy() for v in model.non_trainable_variables] if self.training else None
-        kernels = [l.kernel for l in self.layers]
+        kernels = [layer.kernel for layer in self.layers]
         x = tf.convert_to_tensor(x)
         with tf.GradientTape() as tape:
             outs = self.features(x, training=self.training)
@@ -166,7 +166,7 @@ class _Probe:
                 if self.loss is not None:
                     loss = self.loss(y, y_pred)
                     if model.losses:
-                        loss = loss + tf.add_n([tf.cast(l, loss.dtype) for l in model.losses])
+                        loss = loss + tf.add_n([tf.cast(extra, loss.dtype) for extra in model.losses])
                 else:
                     loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=self.training)
             except tf.errors.InvalidArgumentError as err:
@@ -180,8 +180,8 @@ class _Probe:
         acts = [keras.ops.convert_to_numpy(a).astype("float64") for a in outs[1:1 + n]]
         relu_acts = [keras.ops.convert_to_numpy(a).astype("float32") for a in outs[1 + n:]]
         return LayerStats(
-            layer_names=[l.name for l in self.layers],
-            relu_names=[l.name for l in self.relus],
+            layer_names=[layer.name for layer in self.layers],
+            relu_names=[layer.name for layer in self.relus],
             grad_norm=np.array([0.0 if g is None else float(tf.norm(tf.cast(g, tf.float64))) for g in grads]),
             weight_norm=np.array([float(tf.norm(tf.cast(k, tf.float64))) for k in kernels]),
             act_mean=np.array([a.mean() for a in acts]),

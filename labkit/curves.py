@@ -11,6 +11,7 @@ fits so memory does not grow with the number of points.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import time
 from collections.abc import Callable, Sequence
@@ -20,8 +21,15 @@ from typing import Any
 import numpy as np
 
 from labkit.metrics import sigmoid, softmax
-from labkit.validation import (check_array, check_bool, check_callable, check_int, check_labels, check_same_length,
-                               check_str)
+from labkit.validation import (
+    check_array,
+    check_bool,
+    check_callable,
+    check_int,
+    check_labels,
+    check_same_length,
+    check_str,
+)
 
 __all__ = ["LearningCurve", "ValidationCurve", "learning_curve", "validation_curve", "error_rate",
            "cross_entropy"]
@@ -301,9 +309,9 @@ def validation_curve(build_model: Callable[[Any], Any], param_values: Sequence[A
         raise ValueError("param_values is empty; pass at least one value to try.")
     tr, va, secs, hists = [], [], [], []
     for value in values:
-        t, v, s, h = _train_one(lambda: build_model(value), x_train, y_train, x_val, y_val, epochs=epochs,
-                                batch_size=batch_size, seed=seed, err=err, from_logits=from_logits,
-                                fit_kwargs=dict(fit_kwargs))
+        t, v, s, h = _train_one(functools.partial(build_model, value), x_train, y_train, x_val, y_val,
+                                epochs=epochs, batch_size=batch_size, seed=seed, err=err,
+                                from_logits=from_logits, fit_kwargs=dict(fit_kwargs))
         tr.append(t), va.append(v), secs.append(s), hists.append(h)
         if verbose:
             print(f"{param_name} = {value:g}: train {err_name} {t:.4f}, val {v:.4f} ({s:.0f} s)", flush=True)

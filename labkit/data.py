@@ -24,6 +24,7 @@ only costs the next load the decoding time.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -200,7 +201,7 @@ def _load_idx(name: str, spec: dict) -> Dataset:
                 places.append("download skipped: LABKIT_OFFLINE is set")
                 continue
             reasons = _download(spec["urls"], file, cached, max_bytes=_gz_cap(size),
-                                verify=lambda p: _read_gz_verified(p, sha, size))
+                                verify=functools.partial(_read_gz_verified, sha256=sha, size=size))
             if reasons:
                 places.extend(reasons)
                 continue

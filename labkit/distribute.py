@@ -16,7 +16,8 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -232,7 +233,7 @@ def train_async(strategy, build_model, x, y, *, steps: int, batch: int, lr: floa
     fetched = [r.fetch() for r in results]
     # order by when each update was applied is unknown to the coordinator; it returns in
     # schedule order, which is the order the steps were handed out - close enough for curves
-    losses = [float(l) for l, _ in fetched]
+    losses = [float(loss) for loss, _ in fetched]
     staleness = [int(s) for _, s in fetched]
     rate = (steps - warm) * batch / seconds if steps > warm and seconds > 0 else float("nan")
     return TrainLog(model, losses, staleness, seconds, rate, n_workers)

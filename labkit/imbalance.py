@@ -22,8 +22,16 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from labkit.validation import (check_array, check_binary_labels, check_callable, check_int, check_labels,
-                               check_number, check_same_length, check_str)
+from labkit.validation import (
+    check_array,
+    check_binary_labels,
+    check_callable,
+    check_int,
+    check_labels,
+    check_number,
+    check_same_length,
+    check_str,
+)
 
 __all__ = ["make_rare", "prior_log_odds", "balanced_class_weight", "oversample", "undersample",
            "balanced_dataset", "ThresholdExplorer", "threshold_explorer", "format_report"]

@@ -102,8 +102,8 @@ def _table(profile: str, rows: list[tuple[str, str, float, str]], records: list[
              "| notebook | status | seconds | note |", "|---|---|---|---|"]
     lines += [f"| {n} | {s} | {t:.0f} | {cell(d)} |" for n, s, t, d in rows]
     lines += ["", "| result | value |", "|---|---|"]
-    lines += [f"| {r['key']} | {r['value']:.4g} |" if isinstance(r["value"], float) else f"| {r['key']} | {r['value']} |"
-              for r in records]
+    lines += [f"| {r['key']} | {r['value']:.4g} |" if isinstance(r["value"], float)
+              else f"| {r['key']} | {r['value']} |" for r in records]
     return lines
 
 

@@ -13,8 +13,16 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from labkit.validation import (check_array, check_axis, check_bool, check_callable, check_int, check_labels,
-                               check_number, check_values)
+from labkit.validation import (
+    check_array,
+    check_axis,
+    check_bool,
+    check_callable,
+    check_int,
+    check_labels,
+    check_number,
+    check_values,
+)
 
 __all__ = [
     "sigmoid", "sigmoid_prime", "relu", "softmax", "log_softmax", "logsumexp",

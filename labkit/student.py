@@ -51,7 +51,6 @@ from pathlib import Path
 import nbformat
 
 from labkit import outputs
-
 from labkit.validation import check_bool
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"

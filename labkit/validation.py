@@ -65,7 +65,8 @@ def check_int(value: Any, name: str, *, min_val: int | None = None, max_val: int
     arrives as a float is usually a computation gone wrong upstream.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        want = "an integer" + (f" {_bounds_text(min_val, max_val)}" if min_val is not None or max_val is not None else "")
+        bounded = min_val is not None or max_val is not None
+        want = "an integer" + (f" {_bounds_text(min_val, max_val)}" if bounded else "")
         raise TypeError(f"{name} must be {want}, got {value!r} of type {_type_name(value)}.")
     out = int(value)
     if (min_val is not None and out < min_val) or (max_val is not None and out > max_val):

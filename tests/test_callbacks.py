@@ -5,16 +5,22 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-
-import labkit  # noqa: E402,F401  (quietens TF before it is imported)
-import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
-from labkit.callbacks import (GradientStats, dead_fraction, kernel_layers, layer_stats,  # noqa: E402
-                              plot_gradient_stats, plot_layer_stats, relu_layers)
+import labkit  # noqa: E402,F401  (quietens TF before it is imported)
+from labkit.callbacks import (  # noqa: E402
+    GradientStats,
+    dead_fraction,
+    kernel_layers,
+    layer_stats,
+    plot_gradient_stats,
+    plot_layer_stats,
+    relu_layers,
+)
 from labkit.models import deep_mlp, scaled_init  # noqa: E402
 
 XENT = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -34,7 +40,7 @@ def _mlp(d=12, k=3, seed=0):
 def _tape_norms(model, x, y, loss):
     with tf.GradientTape() as tape:
         value = loss(y, model(x, training=False))
-    kernels = [l.kernel for l in model.layers if hasattr(l, "kernel")]
+    kernels = [layer.kernel for layer in model.layers if hasattr(layer, "kernel")]
     return np.array([np.linalg.norm(g.numpy()) for g in tape.gradient(value, kernels)]), float(value)
 
 
@@ -47,7 +53,8 @@ def test_gradient_norms_match_gradient_tape():
     np.testing.assert_allclose(s.grad_norm, want, rtol=1e-5)
     assert s.loss == pytest.approx(want_loss, rel=1e-6)
     assert s.ratio_first_last() == pytest.approx(want[0] / want[-1], rel=1e-5)
-    np.testing.assert_allclose(s.weight_norm, [np.linalg.norm(l.kernel.numpy()) for l in model.layers], rtol=1e-6)
+    np.testing.assert_allclose(s.weight_norm, [np.linalg.norm(layer.kernel.numpy()) for layer in model.layers],
+                               rtol=1e-6)
 
 
 def test_compiled_loss_includes_weight_regularisation():
@@ -126,8 +133,8 @@ def test_dead_fraction_function():
 
 def test_layer_discovery_in_deep_mlp_and_nested_models():
     m = deep_mlp(20, depth=3, width=4, activation="relu", batch_norm=True)
-    assert [l.name for l in kernel_layers(m)] == ["dense_1", "dense_2", "dense_3", "logits"]
-    assert [l.name for l in relu_layers(m)] == ["act_1", "act_2", "act_3"]
+    assert [layer.name for layer in kernel_layers(m)] == ["dense_1", "dense_2", "dense_3", "logits"]
+    assert [layer.name for layer in relu_layers(m)] == ["act_1", "act_2", "act_3"]
     inner = keras.Sequential([keras.Input((4,)), layers.Dense(3), layers.ReLU()])
     outer = keras.Sequential([keras.Input((4,)), inner, layers.Dense(2)])
     assert len(kernel_layers(outer)) == 2 and len(relu_layers(outer)) == 1

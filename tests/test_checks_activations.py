@@ -37,7 +37,8 @@ CASES = [
         ([placeholder], "not written yet"),
         ([lambda layers: _collapse_ok(layers)[0]], "pair"),
         ([lambda layers: (_collapse_ok(layers)[0], layers[-1][1])], "earlier biases"),
-        ([lambda layers: (_collapse_ok(layers)[0], layers[0][1] @ layers[1][0] @ layers[2][0] + layers[2][1])], "earlier biases"),
+        ([lambda layers: (_collapse_ok(layers)[0], layers[0][1] @ layers[1][0] @ layers[2][0] + layers[2][1])],
+         "earlier biases"),
         ([lambda layers: (layers[2][0].T @ layers[1][0].T @ layers[0][0].T, _collapse_ok(layers)[1])], "shape"),
     ]),
     (checks.softmax, [lambda Z: special.softmax(Z, axis=-1)], [
@@ -118,7 +119,8 @@ def test_student_exercise_cells_fail_their_checks_with_a_hint():
             continue
         n_exercises += 1
         check_src = cells[i + 1].source
-        assert check_src.startswith("checks.activations."), f"{name}: the cell after exercise {n_exercises} must call a check"
+        assert check_src.startswith("checks.activations."), (
+            f"{name}: the cell after exercise {n_exercises} must call a check")
         ns = {"np": np, "labkit": labkit, "checks": labkit.checks}
         exec(compile(strip_solution(cell.source), f"{name}[student {i}]", "exec"), ns)
         with pytest.raises(ExerciseError) as err:

@@ -22,7 +22,8 @@ def _fails(check, *answer, match: str) -> None:
 CASES = [
     (checks.cross_entropy, [lambda z, y: float(np.mean(special.logsumexp(z, axis=1) - z[np.arange(len(y)), y]))], [
         ([placeholder], "not written yet"),
-        ([lambda z, y: -np.mean(np.log(special.softmax(z, axis=1)[np.arange(len(y)), y]))], "unstable for large inputs"),
+        ([lambda z, y: -np.mean(np.log(special.softmax(z, axis=1)[np.arange(len(y)), y]))],
+         "unstable for large inputs"),
         ([lambda z, y: special.logsumexp(z, axis=1) - z[np.arange(len(y)), y]], "one loss per example"),
         ([lambda z, y: np.sum(special.logsumexp(z, axis=1) - z[np.arange(len(y)), y])], "sum over the batch"),
         ([lambda z, y: -np.mean(special.logsumexp(z, axis=1) - z[np.arange(len(y)), y])], "sign"),
@@ -146,7 +147,8 @@ def test_student_exercise_cells_fail_their_checks_with_a_hint():
             continue
         n_exercises += 1
         check_src = cells[i + 1].source
-        assert check_src.startswith("checks.backprop."), f"{name}: the cell after exercise {n_exercises} must call a check"
+        assert check_src.startswith("checks.backprop."), (
+            f"{name}: the cell after exercise {n_exercises} must call a check")
         ns = {"np": np, "labkit": labkit, "checks": labkit.checks}
         exec(compile(strip_solution(cell.source), f"{name}[student {i}]", "exec"), ns)
         with pytest.raises(ExerciseError) as err:

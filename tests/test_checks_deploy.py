@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from labkit import monitor
-from labkit.checks import ExerciseError
-from labkit.checks import deploy
+from labkit.checks import ExerciseError, deploy
 
 
 def right(p, q, eps=1e-4):

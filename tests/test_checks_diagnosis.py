@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labkit.checks import ExerciseError
-from labkit.checks import diagnosis
+from labkit.checks import ExerciseError, diagnosis
 
 
 def _right(j_train, j_cv, baseline, tolerance=0.02):

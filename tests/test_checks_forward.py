@@ -53,7 +53,8 @@ CASES = [
         ([placeholder], "not written yet"),
         ([lambda A, layers: layers[0][2](A @ layers[0][0] + layers[0][1])], "hidden layer"),
         ([lambda A, layers: _seq_ok(A, [(W, b, lambda z: z) for W, b, _ in layers])], "activations were not applied"),
-        ([lambda A, layers: _seq_ok(A, [(W, b, lambda z: np.maximum(z, 0)) for W, b, _ in layers])], "every layer used relu"),
+        ([lambda A, layers: _seq_ok(A, [(W, b, lambda z: np.maximum(z, 0)) for W, b, _ in layers])],
+         "every layer used relu"),
         ([lambda A, layers: None], "forget the `return`"),
     ]),
     (checks.param_count, [2 * 16 + 16 + 16 * 8 + 8 + 8 + 1], [
@@ -127,7 +128,8 @@ def test_student_exercise_cells_fail_their_checks_with_a_hint():
             continue
         n_exercises += 1
         check_src = cells[i + 1].source
-        assert check_src.startswith("checks.forward."), f"{name}: the cell after exercise {n_exercises} must call a check"
+        assert check_src.startswith("checks.forward."), (
+            f"{name}: the cell after exercise {n_exercises} must call a check")
         ns = {"np": np, "labkit": labkit, "checks": labkit.checks}
         exec(compile(strip_solution(cell.source), f"{name}[student {i}]", "exec"), ns)
         with pytest.raises(ExerciseError) as err:

@@ -13,7 +13,8 @@ def _perm(W1, b1, W2, b2, perm):
 
 def test_permute_hidden():
     check.permute_hidden(_perm)
-    for fn, hint in [(lambda *a: a[:4], "unchanged"), (lambda W1, b1, W2, b2, p: (W1[:, p], b1[p], W2, b2), "W2's rows"),
+    for fn, hint in [(lambda *a: a[:4], "unchanged"),
+                     (lambda W1, b1, W2, b2, p: (W1[:, p], b1[p], W2, b2), "W2's rows"),
                      (lambda *a: a[0], "four arrays"), (None, "no answer")]:
         with pytest.raises(ExerciseError, match=hint):
             check.permute_hidden(fn)

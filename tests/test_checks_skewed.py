@@ -6,8 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from labkit.checks import ExerciseError
-from labkit.checks import skewed
+from labkit.checks import ExerciseError, skewed
 
 
 # --------------------------------------------------------------------------- F1 from counts
@@ -88,7 +87,8 @@ def test_threshold_rejects_wrong_answers():
         skewed.threshold_for_recall(lambda y, s, t: 0.0)        # flags everything: recall 1, but wasteful
     with pytest.raises(ExerciseError, match="only reaches recall"):
         # off by one: the (k+1)-th highest positive score is *lower*, so this one is the k-1-th: too high
-        skewed.threshold_for_recall(lambda y, s, t: float(np.sort(s[y == 1])[::-1][max(0, math.ceil(t * (y == 1).sum()) - 2)]))
+        skewed.threshold_for_recall(
+            lambda y, s, t: float(np.sort(s[y == 1])[::-1][max(0, math.ceil(t * (y == 1).sum()) - 2)]))
     with pytest.raises(ExerciseError, match="one number"):
         skewed.threshold_for_recall(lambda y, s, t: [0.5])
 

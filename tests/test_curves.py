@@ -63,7 +63,8 @@ def test_learning_curve_records_errors_of_the_final_weights(monkeypatch):
     calls, cleared, predicts = [], [], []
     real_clear, real_predict = keras.backend.clear_session, keras.Model.predict
     monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: (cleared.append(1), real_clear(*a, **k)))
-    monkeypatch.setattr(keras.Model, "predict", lambda self, *a, **k: (predicts.append(1), real_predict(self, *a, **k))[1])
+    monkeypatch.setattr(keras.Model, "predict",
+                        lambda self, *a, **k: (predicts.append(1), real_predict(self, *a, **k))[1])
     lc = curves.learning_curve(_builder(calls=calls), x, y, xv, yv, [0.1, 0.5, 1.0], epochs=2, batch_size=32)
     monkeypatch.undo()
     np.testing.assert_array_equal(lc.train_sizes, [24, 120, 240])

@@ -136,7 +136,8 @@ def test_download_verifies_and_writes_atomically(isolated_data_env, monkeypatch,
     assert len(hits) == n_hits
 
 
-def test_corrupt_download_is_rejected_and_corrupt_cache_refetched(isolated_data_env, monkeypatch, tiny_idx, http_server):
+def test_corrupt_download_is_rejected_and_corrupt_cache_refetched(isolated_data_env, monkeypatch, tiny_idx,
+                                                                  http_server):
     spec, parts, gz = tiny_idx
     url, root, hits = http_server
     for name, blob in gz.items():
@@ -560,7 +561,7 @@ def test_three_processes_decoding_into_one_cache_agree(tiny_cifar, isolated_data
                                "3", str(i)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in range(3)]
     results = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, results):
+    for p, (_, err) in zip(procs, results):
         assert p.returncode == 0, err[-2000:]
     want = hashlib.sha256(b"".join(expected[k].tobytes() for k in ("x_train", "y_train", "x_test", "y_test")))
     assert [out.strip() for out, _ in results] == [want.hexdigest()] * 3

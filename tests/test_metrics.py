@@ -5,7 +5,8 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn import metrics as skm
 
@@ -190,7 +191,8 @@ def test_best_threshold_is_optimal_by_brute_force(data, objective, bound):
             metrics.best_threshold(y, s, objective, min_recall=bound, min_precision=bound)
         return
     best = _brute_force(y, s, objective, bound)
-    kw = {"min_recall": bound} if objective == "precision" else {"min_precision": bound} if objective == "recall" else {}
+    kw = ({"min_recall": bound} if objective == "precision"
+          else {"min_precision": bound} if objective == "recall" else {})
     if best < 0:
         with pytest.raises(ValueError, match="no threshold reaches"):
             metrics.best_threshold(y, s, objective, **kw)
@@ -294,7 +296,7 @@ def test_every_report_is_one_read_only_mapping_with_attribute_access():
         with pytest.raises(TypeError):
             rep["f1"] = 1.0  # read-only: no item assignment
         with pytest.raises(AttributeError, match="no 'nope'"):
-            rep.nope
+            _ = rep.nope
     assert bin_rep.f1 == bin_rep["f1"] and mc_rep.accuracy == 1.0 and mc_rep.per_class["2"]["support"] == 2
     assert ml_rep["macro avg"]["f1"] == pytest.approx(bin_rep["f1"]) and ml_rep.a is bin_rep
     import copy

@@ -116,8 +116,8 @@ def test_recipe_net_activation_is_applied():
     import keras
 
     x = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
-    acts = {name: [l for l in recipe.recipe_net((8, 16, 32), activation=name).layers
-                   if isinstance(l, keras.layers.Activation)] for name in ("relu", "gelu")}
+    acts = {name: [layer for layer in recipe.recipe_net((8, 16, 32), activation=name).layers
+                   if isinstance(layer, keras.layers.Activation)] for name in ("relu", "gelu")}
     assert len(acts["relu"]) == len(acts["gelu"]) == 7  # stem + two per group
     np.testing.assert_allclose(np.asarray(acts["relu"][0](x)), np.maximum(x, 0))
     # exact GELU, x * Phi(x), against the oracle from the error function

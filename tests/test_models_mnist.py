@@ -35,7 +35,7 @@ def _learns(model, x, y, epochs: int, lr: float = 1e-2) -> float:
 def test_mlp_is_flatten_dense_relu_dense_logits_computed_like_numpy():
     model = mnist_mlp(hidden=16, num_classes=7, name="m")
     assert model.name == "m"
-    dense = [l for l in model.layers if l.__class__.__name__ == "Dense"]
+    dense = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
     assert [d.units for d in dense] == [16, 7]
     assert [d.activation.__name__ for d in dense] == ["relu", "linear"], "the last layer outputs logits"
     x = np.random.default_rng(1).uniform(0, 1, size=(5, 28, 28, 1)).astype("float32")
@@ -70,15 +70,16 @@ def _cnn_params(w: int, k: int, flat_hw: int, c: int = 1) -> tuple[int, int]:
 
 def test_cnn_has_the_documented_layers():
     model = mnist_cnn(num_classes=10, width=8, dropout=0.25)
-    kinds = [l.__class__.__name__ for l in model.layers[1:]]
+    kinds = [layer.__class__.__name__ for layer in model.layers[1:]]
     conv_block = ["Conv2D", "BatchNormalization", "Activation"]
     assert kinds == conv_block + ["MaxPooling2D"] + conv_block + ["MaxPooling2D"] + conv_block + \
         ["Flatten", "Dropout", "Dense"]
-    convs = [l for l in model.layers if l.__class__.__name__ == "Conv2D"]
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
     assert [c.filters for c in convs] == [8, 16, 32]
     assert all(c.kernel_size == (3, 3) and not c.use_bias for c in convs)
-    assert all(l.momentum == pytest.approx(0.9) for l in model.layers if l.__class__.__name__ == "BatchNormalization")
-    assert [l.rate for l in model.layers if l.__class__.__name__ == "Dropout"] == [0.25]
+    assert all(layer.momentum == pytest.approx(0.9)
+               for layer in model.layers if layer.__class__.__name__ == "BatchNormalization")
+    assert [layer.rate for layer in model.layers if layer.__class__.__name__ == "Dropout"] == [0.25]
     head = model.layers[-1]
     assert head.units == 10 and head.activation.__name__ == "linear", "the last layer outputs logits"
 
@@ -96,7 +97,7 @@ def test_cnn_parameter_count_and_shapes_follow_from_the_architecture(input_shape
 def test_cnn_costs_about_six_mflops_per_image_at_the_default_width():
     """The docstring's number: multiply-adds of the convolutions and the head, two FLOPs each."""
     model = mnist_cnn()
-    shapes = [l.output.shape for l in model.layers if l.__class__.__name__ == "Conv2D"]
+    shapes = [layer.output.shape for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
     macs = sum(s[1] * s[2] * s[3] * 9 * c_in for s, c_in in zip(shapes, (1, 32, 64)))
     macs += 3 * 3 * 128 * 10
     assert [tuple(s[1:]) for s in shapes] == [(26, 26, 32), (11, 11, 64), (3, 3, 128)]

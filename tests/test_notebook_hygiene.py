@@ -57,11 +57,7 @@ def profile_branches(cells) -> list[str]:
         source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
         lines = source.splitlines()
         # IPython magics and shell lines are not Python: blank them, keeping the line numbers
-        tree = ast.parse("\n".join("" if l.lstrip().startswith(("%", "!")) else l for l in lines))
-
-        def hit(node):
-            found.append(f"{cell.get('id', '?')}:{node.lineno}: {lines[node.lineno - 1].strip()}")
-
+        tree = ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines))
         for node in ast.walk(tree):   # bindings first: `p = cfg.profile`, `from labkit import active_profile as ap`
             if isinstance(node, ast.ImportFrom):
                 functions |= {a.asname or a.name for a in node.names if a.name == "active_profile"}
@@ -72,25 +68,27 @@ def profile_branches(cells) -> list[str]:
                      (isinstance(value, (ast.Compare, ast.BoolOp)) and _reads_profile(value, names, functions))):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 names |= {t.id for t in targets if isinstance(t, ast.Name)}
+        hits = []
         for node in ast.walk(tree):
             if isinstance(node, _BRANCH_TESTS) and _reads_profile(node.test, names, functions):
-                hit(node)
+                hits.append(node)
             elif isinstance(node, ast.Match) and _reads_profile(node.subject, names, functions):
-                hit(node)
+                hits.append(node)
             elif isinstance(node, ast.comprehension) and any(_reads_profile(c, names, functions) for c in node.ifs):
-                hit(node.ifs[0])
+                hits.append(node.ifs[0])
             elif isinstance(node, (ast.Compare, ast.BoolOp)) and _reads_profile(node, names, functions):
-                hit(node)
+                hits.append(node)
             elif isinstance(node, ast.Subscript) and not _is_profile_value(node, names, functions) and \
                     _reads_profile(node.slice, names, functions):
-                hit(node)
+                hits.append(node)
             elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) in ("get", "pop") and \
                     any(_reads_profile(a, names, functions) for a in node.args) and \
                     not _is_profile_value(node, names, functions):
-                hit(node)
+                hits.append(node)
             elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("getattr", "hasattr") and \
                     len(node.args) > 1 and _reads_profile(node.args[1], names, functions):
-                hit(node)
+                hits.append(node)
+        found += [f"{cell.get('id', '?')}:{node.lineno}: {lines[node.lineno - 1].strip()}" for node in hits]
     return sorted(set(found))
 
 

@@ -5,15 +5,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-
-import labkit  # noqa: E402,F401
-import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from labkit.optim import (LossCurve, loss_curve, lr_range_test, plot_loss_curves,  # noqa: E402
-                          plot_lr_range_test, steps_to_target)
+import labkit  # noqa: E402,F401
+from labkit.optim import LossCurve, loss_curve, lr_range_test, plot_loss_curves, plot_lr_range_test, steps_to_target  # noqa: E402
 
 XENT = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 

@@ -29,7 +29,7 @@ def test_settings_read_by_attribute_and_key(monkeypatch):
     cfg = labkit.settings("mnist")
     assert cfg.profile == "quick" and cfg.epochs_cnn == cfg["epochs_cnn"]
     with pytest.raises(AttributeError, match="has no setting 'nope'"):
-        cfg.nope
+        _ = cfg.nope
     with pytest.raises(ValueError, match="unknown lab"):
         labkit.settings("nope")
 

@@ -8,13 +8,12 @@ import ast
 import json
 from pathlib import Path
 
+import keras  # noqa: E402
 import numpy as np
 import pytest
-
-import labkit  # noqa: F401  (quietens TF before it is imported)
-import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import labkit  # noqa: F401  (quietens TF before it is imported)
 from labkit import recipe  # noqa: E402
 from labkit.callbacks import GradientStats  # noqa: E402
 from labkit.filters import GaborInitializer  # noqa: E402

@@ -64,7 +64,8 @@ def test_dense_and_sequential_match_keras():
     x = rng.normal(size=(7, 3)).astype("float32")
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"),
                               keras.layers.Dense(2, activation="sigmoid")])
-    layers = [(l.kernel.numpy(), l.bias.numpy(), g) for l, g in zip(model.layers, (scratch.relu, scratch.sigmoid))]
+    layers = [(layer.kernel.numpy(), layer.bias.numpy(), g)
+              for layer, g in zip(model.layers, (scratch.relu, scratch.sigmoid))]
     np.testing.assert_allclose(scratch.sequential(x, layers), model(x).numpy(), rtol=1e-5, atol=1e-6)
 
 

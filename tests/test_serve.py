@@ -546,4 +546,4 @@ def test_constructor_validation(kwargs, exc, words):
 def test_url_needs_a_running_server():
     srv = PredictionServer(linear, input_shape=(2,))
     with pytest.raises(RuntimeError, match="not running"):
-        srv.url
+        _ = srv.url

@@ -189,6 +189,7 @@ def test_as_dataset_shuffles_pairs_together_reproducibly_and_anew_each_epoch():
     first, second = np.concatenate(y1), np.concatenate(y2)
     np.testing.assert_array_equal(np.sort(first), y)          # a permutation: nothing lost, nothing twice
     np.testing.assert_array_equal(np.concatenate(x1)[:, 0], first)   # x stays with its y
+    np.testing.assert_array_equal(np.concatenate(x2)[:, 0], second)  # in every epoch
     assert not np.array_equal(first, y), "shuffle=True did not shuffle"
     assert not np.array_equal(first, second), "the second epoch repeats the first order"
     again = np.concatenate(_epoch(training.as_dataset(x, y, batch_size=16, shuffle=True, seed=3))[1])

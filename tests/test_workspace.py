@@ -251,7 +251,10 @@ def test_make_lab_serves_the_copies_and_the_solutions_from_one_jupyterlab(tmp_pa
         else:
             pytest.fail("JupyterLab did not answer within 60 s")
         assert re.search(r'"preferredPath":\s*"/?workspace"', page), "JupyterLab opens in the workspace"
-        names = lambda folder: sorted(c["name"] for c in json.loads(get(f"/api/contents/{folder}"))["content"])
+
+        def names(folder):
+            return sorted(c["name"] for c in json.loads(get(f"/api/contents/{folder}"))["content"])
+
         assert set(LABS) <= set(names("workspace"))
         assert names("notebooks") == sorted(LABS), "the solutions are reachable from the same JupyterLab"
         with pytest.raises(urllib.error.HTTPError, match="404"):

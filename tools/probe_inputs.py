@@ -217,14 +217,14 @@ def with_env(fn: Callable[[], Any], **values: str) -> Callable[[], Any]:
 def warm_up() -> None:
     """Import the heavy libraries and build the fixtures once, so that their threads,
     files and caches are not counted as a leak of the first case that needs them."""
-    import matplotlib.pyplot as plt
-
-    import labkit.callbacks  # noqa: F401 - imports keras
-    import keras_tuner  # noqa: F401
     import ipywidgets  # noqa: F401
+    import keras_tuner  # noqa: F401
+    import matplotlib.pyplot as plt
     import scipy.stats  # noqa: F401
     import sklearn.metrics  # noqa: F401
     import tensorflow as tf
+
+    import labkit.callbacks  # noqa: F401 - imports keras
 
     mlp().predict(X4, verbose=0)
     cnn().predict(IMAGES, verbose=0)
@@ -240,9 +240,28 @@ def warm_up() -> None:
 
 # --------------------------------------------------------------------------- the cases
 def _cases() -> list[Case]:  # noqa: PLR0915 - one long table
-    from labkit import (callbacks, curves, diagnose, errors, filters, flops, imbalance, interpret, landscape,
-                        metrics, models, monitor, optim, plots, repro, results, scratch, synth, training,
-                        tuning)
+    from labkit import (
+        callbacks,
+        curves,
+        diagnose,
+        errors,
+        filters,
+        flops,
+        imbalance,
+        interpret,
+        landscape,
+        metrics,
+        models,
+        monitor,
+        optim,
+        plots,
+        repro,
+        results,
+        scratch,
+        synth,
+        training,
+        tuning,
+    )
     from labkit.models import cifar, deep, mnist
 
     T, V = TypeError, ValueError

@@ -14,7 +14,7 @@ for 03, ``checks.mnist``, ...); helpers used by more than one of them live here.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

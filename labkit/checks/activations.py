@@ -36,7 +36,8 @@ def sigmoid_prime(fn: Callable) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        got = require_output(ex, call_answer(ex, fn, "sigmoid_prime", (z.copy(),), hint), "sigmoid_prime", z.shape, hint)
+        got = require_output(ex, call_answer(ex, fn, "sigmoid_prime", (z.copy(),), hint), "sigmoid_prime",
+                             z.shape, hint)
         want = ref.sigmoid_prime(z)
         if not close(got, want):
             s = ref.sigmoid(z)
@@ -58,7 +59,8 @@ def sigmoid_prime(fn: Callable) -> None:
 def leaky_relu(fn: Callable) -> None:
     """``leaky_relu(z, alpha)``: z for z > 0, alpha * z otherwise."""
     ex = "leaky_relu"
-    hint = "Leaky ReLU keeps positive z unchanged and multiplies negative z by the small slope alpha: np.where(z > 0, z, alpha * z)."
+    hint = ("Leaky ReLU keeps positive z unchanged and multiplies negative z by the small slope alpha: "
+            "np.where(z > 0, z, alpha * z).")
     z = np.array([-3.0, -0.5, 0.0, 0.5, 3.0])
     got = require_output(ex, call_answer(ex, fn, "leaky_relu", (z.copy(), 0.1), hint), "leaky_relu", z.shape, hint)
     want = np.where(z > 0, z, 0.1 * z)
@@ -71,7 +73,8 @@ def leaky_relu(fn: Callable) -> None:
         raise ExerciseError(ex, "wrong values.", hint)
     got2 = require_output(ex, call_answer(ex, fn, "leaky_relu", (z.copy(), 0.25), hint), "leaky_relu", z.shape, hint)
     if not close(got2, np.where(z > 0, z, 0.25 * z)):
-        raise ExerciseError(ex, "the slope does not follow alpha.", "Use the alpha argument; do not hard-code 0.01 or 0.1.")
+        raise ExerciseError(ex, "the slope does not follow alpha.",
+                            "Use the alpha argument; do not hard-code 0.01 or 0.1.")
     passed(ex)
 
 
@@ -88,7 +91,8 @@ def collapse_linear(fn: Callable) -> None:
         raise ExerciseError(ex, "`collapse` should return a pair (W, b).", hint)
     W1, W2, W3 = (W for W, _ in layers)
     b1, b2, b3 = (b for _, b in layers)
-    W = require_output(ex, out[0], "collapse(...)[0] (W)", (3, 2), "W of the stack has shape (n_in, n_out) = (3, 2): W1 @ W2 @ W3.")
+    W = require_output(ex, out[0], "collapse(...)[0] (W)", (3, 2),
+                       "W of the stack has shape (n_in, n_out) = (3, 2): W1 @ W2 @ W3.")
     b = require_output(ex, out[1], "collapse(...)[1] (b)", (2,), "b of the stack has shape (n_out,) = (2,).")
     if not close(W, W1 @ W2 @ W3):
         raise ExerciseError(ex, "W is wrong.", "Multiply the kernels in the order the data meets them: W1 @ W2 @ W3.")
@@ -116,7 +120,8 @@ def softmax(fn: Callable) -> None:
             if close(got, np.exp(Z) / np.exp(Z).sum(axis=0)):
                 raise ExerciseError(ex, "the columns sum to 1, not the rows.", "Sum over axis=-1 with keepdims=True.")
             if close(got, np.exp(Z) / np.exp(Z).sum()):
-                raise ExerciseError(ex, "the whole batch sums to 1, not each row.", "Sum over axis=-1 with keepdims=True.")
+                raise ExerciseError(ex, "the whole batch sums to 1, not each row.",
+                                    "Sum over axis=-1 with keepdims=True.")
             raise ExerciseError(ex, "wrong values.", hint)
         one = np.array([[1000.0, 1001.0, 1002.0]])
         got_one = require_output(ex, call_answer(ex, fn, "softmax", (one.copy(),), hint), "softmax", one.shape, hint)

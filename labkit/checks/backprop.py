@@ -33,14 +33,16 @@ def cross_entropy(fn: Callable) -> None:
         got = require_array(ex, out, "the output of cross_entropy", None, hint)
         per = -ref.log_softmax(logits)[np.arange(4), y]
         if got.shape == (4,) and close(got, per):
-            raise ExerciseError(ex, "you returned one loss per example.", "Average them: return the mean over the batch.")
+            raise ExerciseError(ex, "you returned one loss per example.",
+                                "Average them: return the mean over the batch.")
         if got.size != 1:
             raise ExerciseError(ex, f"cross_entropy returned shape {got.shape}, expected one number.", hint)
         got = float(got)
         if np.isclose(got, per.sum()):
             raise ExerciseError(ex, "you returned the sum over the batch.", "Use the mean (divide by the batch size).")
         if np.isclose(got, -per.mean()):
-            raise ExerciseError(ex, "the sign is wrong (a loss is >= 0).", "Cross-entropy is *minus* the log-probability.")
+            raise ExerciseError(ex, "the sign is wrong (a loss is >= 0).",
+                                "Cross-entropy is *minus* the log-probability.")
         if not np.isclose(got, per.mean()):
             raise ExerciseError(ex, f"got {got:.4f}, expected {per.mean():.4f}.", hint)
         big = np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 990.0]])
@@ -65,7 +67,7 @@ def kl_divergence(fn: Callable) -> None:
     got = require_array(ex, call_answer(ex, fn, "kl", (p.copy(), q.copy()), hint), "the output of kl", None, hint)
     want = ref.kl_divergence(p, q)
     if got.shape != (2,):
-        if got.size == 1 and np.isclose(float(got), want.sum()) or got.size == 1 and np.isclose(float(got), want.mean()):
+        if got.size == 1 and (np.isclose(float(got), want.sum()) or np.isclose(float(got), want.mean())):
             raise ExerciseError(ex, "you reduced over the batch too.", "Sum over axis=-1 only: one KL per row.")
         raise ExerciseError(ex, f"kl returned shape {got.shape}, expected (2,).", "Sum over axis=-1: one KL per row.")
     if not close(got, want):
@@ -98,13 +100,15 @@ def graph_derivatives(dL_dw: Any, dL_db: Any) -> None:
             raise ExerciseError(ex, f"`{name}` should be a number, got {type(val).__name__}.", hint) from None
     gw, gb = vals
     if np.isclose(gw, -(a - y) * x) and np.isclose(gb, -(a - y)):
-        raise ExerciseError(ex, "both signs are wrong.", "dL/da = -1/a, so dL/dz = a - y (negative here: the loss falls as z grows).")
+        raise ExerciseError(ex, "both signs are wrong.",
+                            "dL/da = -1/a, so dL/dz = a - y (negative here: the loss falls as z grows).")
     if np.isclose(gw, (a - y)) and np.isclose(gb, (a - y) * x):
         raise ExerciseError(ex, "dL_dw and dL_db are swapped.", hint)
     if np.isclose(gw, (a - y)):
         raise ExerciseError(ex, "dL_dw is missing the factor dz/dw = x.", hint)
     if np.isclose(gw, a * (1 - a) * x) or np.isclose(gw, -(1 - a) * x * a):
-        raise ExerciseError(ex, "dL_dw uses only the sigmoid's derivative.", "Multiply by dL/da = -1/a too: together they give a - y.")
+        raise ExerciseError(ex, "dL_dw uses only the sigmoid's derivative.",
+                            "Multiply by dL/da = -1/a too: together they give a - y.")
     if not np.isclose(gw, (a - y) * x):
         raise ExerciseError(ex, f"dL_dw = {gw:.4f} is wrong.", hint)
     if not np.isclose(gb, a - y):
@@ -153,7 +157,8 @@ def backward(fn: Callable) -> None:
                                         "Multiply dH by the ReLU's derivative, (Z1 > 0), before going further back.")
             if key in ("W2", "b2"):
                 raise ExerciseError(ex, f"grads[{key!r}] is wrong.",
-                                    "Start from dZ2 = softmax(logits) with 1 subtracted at each true class, divided by n.")
+                                    "Start from dZ2 = softmax(logits) with 1 subtracted at each true class, "
+                                    "divided by n.")
             raise ExerciseError(ex, f"grads[{key!r}] is wrong.", hint)
     passed(ex, "all four gradients match")
 
@@ -175,7 +180,8 @@ def numerical_gradient(fn: Callable) -> None:
     out = call_answer(ex, fn, "numerical_gradient", (f, x, eps), hint)
     if not np.array_equal(x, x0):
         raise ExerciseError(ex, "x was changed by the call.", "Restore each x[i] to its old value after perturbing it.")
-    got = require_output(ex, out, "numerical_gradient", x.shape, "Return an array with the shape of x (np.zeros_like(x)).")
+    got = require_output(ex, out, "numerical_gradient", x.shape,
+                         "Return an array with the shape of x (np.zeros_like(x)).")
     central = ref.numerical_gradient(f, x0.copy(), eps)
     if not close(got, central, rtol=1e-6, atol=1e-9):
         forward = np.zeros_like(x0)
@@ -189,7 +195,8 @@ def numerical_gradient(fn: Callable) -> None:
                                 f"difference (f(x+eps) - f(x-eps)) / (2 eps) has error of order eps**2 "
                                 f"({np.abs(central - exact).max():.1e}).")
         if close(got, 2 * central):
-            raise ExerciseError(ex, "the result is twice too large.", "Divide by 2 * eps: the two points are 2 eps apart.")
+            raise ExerciseError(ex, "the result is twice too large.",
+                                "Divide by 2 * eps: the two points are 2 eps apart.")
         raise ExerciseError(ex, "wrong values.", hint)
     passed(ex, f"max error vs the exact gradient {np.abs(got - exact).max():.1e}")
 
@@ -201,7 +208,8 @@ def soft_threshold(fn: Callable) -> None:
             "Weights with |w| <= t become exactly 0.")
     w = np.array([-2.0, -0.3, -0.05, 0.0, 0.04, 0.25, 1.5])
     t = 0.1
-    got = require_output(ex, call_answer(ex, fn, "soft_threshold", (w.copy(), t), hint), "soft_threshold", w.shape, hint)
+    got = require_output(ex, call_answer(ex, fn, "soft_threshold", (w.copy(), t), hint), "soft_threshold",
+                         w.shape, hint)
     want = ref.soft_threshold(w, t)
     if not close(got, want, atol=0):
         if close(got, w - t * np.sign(w)):

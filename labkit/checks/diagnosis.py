@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import math
+from typing import Any, Callable, Mapping
 
 import numpy as np
-from typing import Any, Callable, Mapping
 
 from labkit.checks import ExerciseError, call_answer, passed
 from labkit.diagnose import bias_variance
@@ -66,8 +66,8 @@ def error_ceiling(fn: Callable[[float, Mapping[str, int]], Any]) -> None:
         for cat, n in counts.items():
             want = rate * n / total
             value = got[cat]
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isclose(
-                    float(value), want, rel_tol=1e-9, abs_tol=1e-12):
+            is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            if not is_number or not math.isclose(float(value), want, rel_tol=1e-9, abs_tol=1e-12):
                 raise ExerciseError(ex, f"for error rate {rate} and counts {counts}, category {cat!r} gave "
                                         f"{value!r}; expected {want:.4g}.", hint)
     passed(ex, "each category's ceiling is its share of the errors times the error rate")

@@ -135,7 +135,8 @@ def output_predictions(predict_multiclass: Callable, predict_multilabel: Callabl
     """argmax for one-of-n; an independent sigmoid > 0.5 (logit > 0) per label for any-of-n."""
     ex = "output_predictions"
     logits = np.array([[2.0, 1.5, -3.0], [-1.0, -0.5, -2.0], [0.3, 4.0, 0.2], [-0.1, 0.1, 5.0]])
-    hint_c = "Multi-class: the answer is the one class with the largest logit (softmax is monotonic): np.argmax(..., axis=1)."
+    hint_c = ("Multi-class: the answer is the one class with the largest logit (softmax is monotonic): "
+              "np.argmax(..., axis=1).")
     hint_l = ("Multi-label: each label is its own yes/no question: sigmoid(logit) > 0.5, which is the same as "
               "logit > 0. Do not use softmax (it makes the labels compete).")
     got = require_array(ex, call_answer(ex, predict_multiclass, "predict_multiclass", (logits.copy(),), hint_c),

@@ -57,8 +57,8 @@ def gabor(fn) -> None:
         if np.allclose(got, want.T, atol=1e-6):
             raise ExerciseError(ex, f"for theta={args[2]:.2f} the kernel is transposed (x and y swapped).",
                                 "Use y, x = np.mgrid[0:size, 0:size] - (size - 1) / 2: rows are y, columns x.")
-        raise ExerciseError(ex, f"wrong values for {dict(zip(('size', 'sigma', 'theta', 'wavelength', 'gamma', 'psi'), args))}.",
-                            _GABOR_HINT)
+        named = dict(zip(("size", "sigma", "theta", "wavelength", "gamma", "psi"), args))
+        raise ExerciseError(ex, f"wrong values for {named}.", _GABOR_HINT)
     passed(ex)
 
 

@@ -88,7 +88,8 @@ def dead_units(fn) -> None:
     conv[..., 0] = 0.0                            # 1 of 4 channels dead
     conv[:, :, :, 3] = 0.0
     conv[2, 1, 1, 3] = 0.5                        # alive at a single position
-    for acts, name in ((dense, "a Dense layer's (64, 10) activations"), (conv, "a conv layer's (8, 5, 5, 4) activations")):
+    for acts, name in ((dense, "a Dense layer's (64, 10) activations"),
+                       (conv, "a conv layer's (8, 5, 5, 4) activations")):
         got = _number(ex, call_answer(ex, fn, "dead_units", (acts.copy(),), hint), f"dead_units on {name}", hint)
         want = _dead(acts)
         if math.isclose(got, want, abs_tol=1e-9):

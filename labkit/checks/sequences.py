@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import keras
+
 from labkit.checks import ExerciseError, call_answer, passed
 
 __all__ = ["recurrent_params"]

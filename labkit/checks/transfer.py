@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
 import keras
+import numpy as np
 
 from labkit.checks import ExerciseError, call_answer, passed, require_answer
 
@@ -44,7 +44,8 @@ def mobilenet_preprocess(fn) -> None:
     try:
         arr = np.asarray(got, dtype="float64")
     except (TypeError, ValueError):
-        raise ExerciseError(ex, f"`preprocess_pixels` returned {type(got).__name__}, not an array.", _PRE_HINT) from None
+        raise ExerciseError(ex, f"`preprocess_pixels` returned {type(got).__name__}, not an array.",
+                            _PRE_HINT) from None
     if not np.array_equal(x, original):
         raise ExerciseError(ex, "`preprocess_pixels` changed its input array in place.", _PRE_HINT)
     if arr.shape != x.shape:

@@ -22,9 +22,18 @@ Public functions::
 from __future__ import annotations
 
 from labkit.metrics.evaluation import evaluate
-from labkit.metrics.reports import (BinaryReport, MulticlassReport, MultilabelReport, Report, ThresholdChoice,
-                                    UndefinedMetricWarning, best_threshold, binary_report, multiclass_report,
-                                    pr_curve)
+from labkit.metrics.reports import (
+                                    BinaryReport,
+                                    MulticlassReport,
+                                    MultilabelReport,
+                                    Report,
+                                    ThresholdChoice,
+                                    UndefinedMetricWarning,
+                                    best_threshold,
+                                    binary_report,
+                                    multiclass_report,
+                                    pr_curve,
+)
 from labkit.metrics.scores import sigmoid, softmax, to_labels
 
 __all__ = [

@@ -10,11 +10,25 @@ from typing import Any
 
 import numpy as np
 
-from labkit.metrics.reports import (BinaryReport, MulticlassReport, MultilabelReport, UndefinedMetricWarning,
-                                    binary_report, multiclass_report)
+from labkit.metrics.reports import (
+    BinaryReport,
+    MulticlassReport,
+    MultilabelReport,
+    UndefinedMetricWarning,
+    binary_report,
+    multiclass_report,
+)
 from labkit.metrics.scores import sigmoid
-from labkit.validation import (check_array, check_binary_labels, check_bool, check_int, check_labels, check_names,
-                               check_number, check_option)
+from labkit.validation import (
+    check_array,
+    check_binary_labels,
+    check_bool,
+    check_int,
+    check_labels,
+    check_names,
+    check_number,
+    check_option,
+)
 
 __all__ = ["evaluate"]
 

@@ -29,8 +29,16 @@ from typing import Any, Iterator, NamedTuple
 import numpy as np
 
 from labkit.metrics.scores import to_labels
-from labkit.validation import (check_array, check_binary_labels, check_bool, check_int, check_names, check_number,
-                               check_option, check_same_length)
+from labkit.validation import (
+    check_array,
+    check_binary_labels,
+    check_bool,
+    check_int,
+    check_names,
+    check_number,
+    check_option,
+    check_same_length,
+)
 
 __all__ = ["Report", "BinaryReport", "MulticlassReport", "MultilabelReport", "ThresholdChoice",
            "UndefinedMetricWarning", "binary_report", "pr_curve", "best_threshold", "multiclass_report"]

@@ -6,11 +6,10 @@ when you need probabilities.
 """
 from __future__ import annotations
 
+from labkit.models.cifar import cifar_dense, cifar_large_cnn, cifar_small_cnn, cifar_tiny_cnn, recipe_net, train_recipe
+from labkit.models.deep import deep_mlp, scaled_init
 from labkit.models.mnist import mnist_cnn, mnist_mlp
 from labkit.models.transfer import BackboneInfo, extract_features, pretrained_backbone, split_backbone
-from labkit.models.deep import deep_mlp, scaled_init
-from labkit.models.cifar import (cifar_dense, cifar_large_cnn, cifar_small_cnn, cifar_tiny_cnn, recipe_net,
-                                 train_recipe)
 
 
 def count_params(model) -> int:

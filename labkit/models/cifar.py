@@ -20,9 +20,21 @@ import keras
 from keras import layers, regularizers
 
 # the recipe, re-exported (see the module docstring)
-from labkit.recipe import (CIFAR_MEAN, CIFAR_STD, MUON_PRESET, RECIPE_DEFAULTS, RecipeResult,  # noqa: F401
-                           cpu_supports_bf16, newton_schulz, predict_tta, recipe_backup_root, recipe_net,
-                           recipe_precision, train_recipe, whitening_kernel)
+from labkit.recipe import (  # noqa: F401
+    CIFAR_MEAN,
+    CIFAR_STD,
+    MUON_PRESET,
+    RECIPE_DEFAULTS,
+    RecipeResult,
+    cpu_supports_bf16,
+    newton_schulz,
+    predict_tta,
+    recipe_backup_root,
+    recipe_net,
+    recipe_precision,
+    train_recipe,
+    whitening_kernel,
+)
 from labkit.validation import check_bool, check_int, check_ints, check_number, check_str
 
 __all__ = ["cifar_dense", "cifar_small_cnn", "cifar_large_cnn", "cifar_tiny_cnn", "augmentation_layers",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Any
+
 import keras
 
 from labkit.validation import check_bool, check_int, check_number, check_str

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import keras
+
 from labkit.validation import check_int, check_ints, check_number, check_str
 
 __all__ = ["mnist_mlp", "mnist_cnn"]

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 from labkit.download import download, is_offline, sha256_file

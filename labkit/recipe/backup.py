@@ -179,7 +179,8 @@ class RecipeBackup(keras.callbacks.BackupAndRestore):
         if not isinstance(record, dict) or record.get("format") != BACKUP_FORMAT:
             return None, f"its record is not in labkit's backup format {BACKUP_FORMAT}"
         if record.get("fingerprint") != self.fingerprint:
-            return None, (f"it was made for other data or settings (fingerprint {str(record.get('fingerprint'))[:12]}..., "
+            return None, ("it was made for other data or settings "
+                          f"(fingerprint {str(record.get('fingerprint'))[:12]}..., "
                           f"this run's {self.fingerprint[:12]}...)")
         missing = sorted(set(files) - present)
         if missing:
