@@ -322,9 +322,3 @@ def plot_image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8,
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
-
-
-# Old names, kept only until notebooks 04 and 06 call the plot_* ones; then delete these three lines.
-history = plot_history
-image_grid = plot_image_grid
-confusion_matrix = plot_confusion_matrix

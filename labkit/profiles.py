@@ -98,11 +98,21 @@ _LABS: dict[str, Lab] = {
         full=dict(n_train=60_000, seeds=5, epochs=20, surface_steps=21, filter_sizes=(300, 3_000, 60_000),
                   filter_samples=300_000, ae_epochs=20),
     ),
+    # Notebook 04: dense 784-256-256-10 vs a 32-64-128 CNN, both with batch norm, trained alike (Adam,
+    # one-cycle schedule peaking at 8e-3, batch 256, no dropout). Measured on a shared 2-core Xeon
+    # (AMX/AVX512-BF16, float32), 2026-12-01: quick, seeds 0-2 x threads 1-2 (LABKIT_SEED, LABKIT_THREADS):
+    # dense 0.9660-0.9696, CNN 0.9867-0.9891, CNN - dense 0.0192-0.0210, untrained loss - ln 10
+    # 0.006-0.048. Standard, seed 0, 2 threads (one run): dense 0.9837, CNN 0.9943 after 88 s of
+    # fit (incl. validation; load average 2-4); CNN - dense 0.0106. The notebook's CNN recipe in
+    # benchmarks/bench_mnist.py (seeds 0-2, load 1.2-1.9): 0.9937-0.9953 after 65-76 s, 0.993 first
+    # reached after 55-63 s. Full: not measured; it keeps standard's bars. Time budgets live in the
+    # benchmark, not here.
     "mnist": Lab(
-        defaults=dict(n_train=60_000, n_test=10_000, epochs_dense=10, epochs_cnn=15, batch_size=128,
-                      min_dense_accuracy=0.97, min_cnn_accuracy=0.99),
-        quick=dict(n_train=12_000, epochs_dense=3, epochs_cnn=3, min_dense_accuracy=0.9, min_cnn_accuracy=0.95),
-        full=dict(epochs_dense=20, epochs_cnn=30, min_dense_accuracy=0.975, min_cnn_accuracy=0.992),
+        defaults=dict(n_train=60_000, n_test=10_000, epochs_dense=5, epochs_cnn=5, batch_size=256,
+                      max_initial_loss_gap=0.2, min_dense_accuracy=0.975, min_cnn_accuracy=0.993,
+                      min_cnn_margin=0.005),
+        quick=dict(n_train=12_000, min_dense_accuracy=0.95, min_cnn_accuracy=0.98),
+        full=dict(epochs_dense=10, epochs_cnn=10),
     ),
     "deploy": Lab(
         defaults=dict(n_train=60_000, epochs=8, batch_size=128, n_reference=2_000, window=300, alpha=0.01,
@@ -160,7 +170,8 @@ _LABS: dict[str, Lab] = {
     ),
     "optimisation": Lab(
         defaults=dict(range_test_slack=3.0, max_zero_init_spread=1e-6, min_distinct_spread=0.1,
-                      min_clip_loss_drop=5.0, max_healthy_dead_ratio=0.5, min_explode_factor=100.0, min_crawl_loss_gap=0.1, max_he_scale_ratio=3.0,
+                      min_clip_loss_drop=5.0, max_healthy_dead_ratio=0.5, min_explode_factor=100.0,
+                      min_crawl_loss_gap=0.1, max_he_scale_ratio=3.0,
                       fm_train=30_000, batch_size=64, steps=1_200, chunk=40, loss_target=0.45,
                       sgd_lrs=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), momentum_lr=0.03, rmsprop_lr=1e-3,
                       adam_lr=1e-3, range_steps=300, schedule_lr=0.05, warmup_steps=100,
@@ -205,7 +216,8 @@ _LABS: dict[str, Lab] = {
     # Notebook 05, Fashion-MNIST MLPs; standard/full bars not measured (= quick's floors).
     "diagnosis": Lab(
         defaults=dict(min_logreg_margin=0.3, min_reg_train_error_rise=0.1, max_reg_gap_ratio=0.5,
-                      min_bias_dominance=3.0, max_bias_data_gain_ratio=0.5, n_pool=20_000, n_val=5_000, n_test=10_000, n_sweep=5_000, hidden=256, epochs=30,
+                      min_bias_dominance=3.0, max_bias_data_gain_ratio=0.5, n_pool=20_000, n_val=5_000,
+                      n_test=10_000, n_sweep=5_000, hidden=256, epochs=30,
                       batch_size=64, lambdas=(0.0, 1e-4, 1e-3, 0.01, 0.1),
                       curve_sizes=(250, 500, 1_000, 2_000, 5_000, 10_000, 20_000), lr_max_iter=200,
                       tolerance=0.02, n_errors=100, min_underfit_train_error=0.2, min_overfit_gap=0.08,

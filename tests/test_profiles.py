@@ -58,7 +58,6 @@ def _bars():
 _KNOWN_BAR_BREAKS = {
     ("cifar10", "max_tiny_train_accuracy"): "quick 0.25 < standard 0.3: a ceiling that rises",
     ("distributed", "min_scaling_loss_gap"): "quick 0.1 > standard 0.02: a floor that falls",
-    ("mnist", "min_cnn_margin"): "quick 0.01 > standard 0.008: a floor that falls (table marked PROVISIONAL)",
 }
 
 
