@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from exercise_cells import assert_student_cells_fail_and_solutions_pass
 from scipy import special
 
 from labkit.checks import ExerciseError
@@ -103,34 +104,7 @@ def test_reference_solutions_pass_their_checks(capsys):
 # --------------------------------------------------------------------------- student version
 def test_student_exercise_cells_fail_their_checks_with_a_hint():
     """Run each student-version exercise cell alone, then its check: it must give a hint."""
-    import os
-
-    import nbformat
-
-    import labkit
-    from labkit.student import has_solution, strip_solution
-
-    name = "02_activation_functions.ipynb"
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks", name)
-    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-    n_exercises = 0
-    for i, cell in enumerate(cells):
-        if not has_solution(cell.source):
-            continue
-        n_exercises += 1
-        check_src = cells[i + 1].source
-        assert check_src.startswith("checks.activations."), (
-            f"{name}: the cell after exercise {n_exercises} must call a check")
-        ns = {"np": np, "labkit": labkit, "checks": labkit.checks}
-        exec(compile(strip_solution(cell.source), f"{name}[student {i}]", "exec"), ns)
-        with pytest.raises(ExerciseError) as err:
-            exec(compile(check_src, f"{name}[check {i + 1}]", "exec"), ns)
-        assert err.value.hint and ("no answer yet" in str(err.value) or "not written yet" in str(err.value))
-        # ... and the solution passes the same check
-        ns = {"np": np, "labkit": labkit, "checks": labkit.checks, **_solution_context()}
-        exec(compile(cell.source, f"{name}[solution {i}]", "exec"), ns)
-        exec(compile(check_src, f"{name}[check {i + 1}]", "exec"), ns)
-    assert n_exercises >= 5, f"{name}: expected several exercises, found {n_exercises}"
+    assert_student_cells_fail_and_solutions_pass("02_activation_functions.ipynb", "activations", _solution_context())
 
 
 def _solution_context():
