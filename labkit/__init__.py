@@ -10,11 +10,13 @@ Public entry points::
     labkit.seed_everything(0)           # Python, NumPy, TF/Keras seeds + op determinism
     labkit.record("mnist.cnn.test_accuracy", 0.991)
 
-Sub-modules: ``data``, ``registry``, ``profiles``, ``models``, ``training``,
-``callbacks``, ``optim``, ``metrics`` (``reports``, ``evaluation``, ``scores``),
-``diagnose``, ``curves``, ``errors``, ``plots``, ``interpret``, ``flops``, ``imbalance``,
-``monitor``, ``serve``, ``synth``, ``landscape``, ``filters``, ``distribute``, ``tuning``,
-``scratch``, ``checks``, ``student``, ``nbtools``, ``runbook``.
+Sub-modules: ``data`` and ``download``, ``registry``, ``profiles``, ``validation``, ``models``,
+``recipe`` (the fast CIFAR-10 recipe), ``training``, ``callbacks``, ``optim``, ``metrics``
+(``reports``, ``evaluation``, ``scores``), ``diagnose``, ``curves``, ``errors``, ``plots``,
+``interpret``, ``flops``, ``imbalance``, ``monitor``, ``serve``, ``synth``, ``landscape``,
+``filters``, ``cluster`` and ``netns`` (cluster processes in a private network),
+``distribute``, ``tuning``, ``scratch``, ``checks``; authoring tools ``student``, ``nbtools``,
+``runbook``, ``workspace`` and ``outputs`` (the rule they share for writing files).
 """
 from __future__ import annotations
 
