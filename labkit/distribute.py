@@ -201,9 +201,20 @@ def train_async(strategy, build_model, x, y, *, steps: int, batch: int, lr: floa
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     def dataset_fn(_=None):
-        # each worker shuffles on its own (unseeded: the order workers run in is not
-        # deterministic anyway)
-        return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x)).repeat().batch(batch, drop_remainder=True)
+        # Each worker draws batches in an order of its own. This function is traced once,
+        # here, and then run on every worker, so a seed fixed while tracing (as the global
+        # seed set above fixes `shuffle`'s) would give every worker the same batches in the
+        # same order. The seed is read from the clock when the dataset is made, on the
+        # worker, and a stateless shuffle of the indices uses it: a new order each epoch.
+        n = len(x)
+        worker_seed = tf.cast(tf.timestamp() * 1e6, tf.int64)
+
+        def example(i):
+            order = tf.stack([worker_seed, i // n])  # (worker, epoch)
+            k = tf.random.experimental.index_shuffle(i % n, order, n - 1)
+            return tf.gather(x, k), tf.gather(y, k)
+
+        return tf.data.Dataset.range(2**62).map(example).batch(batch, drop_remainder=True)
 
     iterator = iter(coordinator.create_per_worker_dataset(dataset_fn))
 
