@@ -14,7 +14,8 @@ Sub-modules: ``data`` and ``download``, ``registry``, ``profiles``, ``validation
 ``recipe`` (the fast CIFAR-10 recipe), ``training``, ``callbacks``, ``optim``, ``metrics``
 (``reports``, ``evaluation``, ``scores``), ``diagnose``, ``curves``, ``errors``, ``plots``,
 ``interpret``, ``flops``, ``imbalance``, ``monitor``, ``serve``, ``synth``, ``landscape``,
-``filters``, ``cluster`` and ``netns`` (cluster processes in a private network),
+``filters``, ``processes`` and ``netns`` (supervised child processes in a private network),
+``cluster`` (local TensorFlow clusters),
 ``distribute``, ``tuning``, ``scratch``, ``checks``; authoring tools ``student``, ``nbtools``,
 ``runbook``, ``workspace`` and ``outputs`` (the rule they share for writing files).
 """

@@ -8,7 +8,7 @@
   strategy, and asynchronous SGD on parameter servers that measures each update's
   staleness.
 
-The processes of a cluster are :mod:`labkit.cluster`'s job.
+Starting a cluster is :mod:`labkit.cluster`'s job; supervising its processes, :mod:`labkit.processes`'.
 """
 from __future__ import annotations
 
