@@ -3,22 +3,11 @@ rejects the placeholder and the typical wrong answers with the matching hint."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from exercise_cells import assert_student_cells_fail_and_solutions_pass
+from exercise_cells import check_tests, placeholder
 from scipy import special
 
-from labkit.checks import ExerciseError
+from labkit import scratch as ref
 from labkit.checks import activations as checks
-
-
-def placeholder(*args, **kwargs):
-    raise NotImplementedError()
-
-
-def _fails(check, *answer, match: str) -> None:
-    with pytest.raises(ExerciseError, match=match):
-        check(*answer)
-
 
 CASES = [
     (checks.sigmoid_prime, [lambda z: special.expit(z) * (1 - special.expit(z))], [
@@ -73,42 +62,11 @@ def _collapse_ok(layers):
     return W, b
 
 
-IDS = [c[0].__name__ for c in CASES]
+# The solutions each check must pass, and the names the notebook defines before its exercise cells
+# that the solutions use.
+REFERENCES = [(checks.sigmoid_prime, ref.sigmoid_prime), (checks.softmax, ref.softmax)]
+CONTEXT = {"sigmoid": ref.sigmoid, "softmax_ref": ref.softmax, "relu": ref.relu}
 
-
-@pytest.mark.parametrize("check,answer", [(c[0], c[1]) for c in CASES], ids=IDS)
-def test_check_accepts_correct_answer(check, answer, capsys):
-    check(*answer)
-    assert "✔" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("check,answer,match",
-                         [(c[0], w, m) for c in CASES for w, m in c[2]],
-                         ids=[f"{c[0].__name__}-{i}" for c in CASES for i in range(len(c[2]))])
-def test_check_rejects_wrong_answer_with_hint(check, answer, match):
-    _fails(check, *answer, match=match)
-
-
-def test_every_check_is_tested():
-    assert sorted(IDS) == sorted(checks.__all__)
-
-
-def test_reference_solutions_pass_their_checks(capsys):
-    from labkit import scratch as ref
-
-    checks.sigmoid_prime(ref.sigmoid_prime)
-    checks.softmax(ref.softmax)
-    assert capsys.readouterr().out.count("✔") == 2
-
-
-# --------------------------------------------------------------------------- student version
-def test_student_exercise_cells_fail_their_checks_with_a_hint():
-    """Run each student-version exercise cell alone, then its check: it must give a hint."""
-    assert_student_cells_fail_and_solutions_pass("02_activation_functions.ipynb", "activations", _solution_context())
-
-
-def _solution_context():
-    """Names the notebook defines before its exercise cells that the solutions use."""
-    from labkit import scratch as ref
-
-    return {"sigmoid": ref.sigmoid, "softmax_ref": ref.softmax, "relu": ref.relu}
+# the generic tests (accepts the right answer, rejects each wrong one with its hint, ...): see check_tests
+globals().update(check_tests(checks, CASES, references=REFERENCES, context=CONTEXT,
+                             notebook="02_activation_functions.ipynb"))

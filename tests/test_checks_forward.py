@@ -3,21 +3,11 @@ rejects the placeholder and the typical wrong answers with the matching hint."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from exercise_cells import assert_student_cells_fail_and_solutions_pass
+from exercise_cells import check_tests, placeholder
 from scipy import special
 
-from labkit.checks import ExerciseError
+from labkit import scratch as ref
 from labkit.checks import forward as checks
-
-
-def placeholder(*args, **kwargs):
-    raise NotImplementedError()
-
-
-def _fails(check, *answer, match: str) -> None:
-    with pytest.raises(ExerciseError, match=match):
-        check(*answer)
 
 
 def dense_loop_ok(a, W, b, g):
@@ -82,44 +72,12 @@ def _seq_ok(A, layers):
     return A
 
 
-IDS = [c[0].__name__ for c in CASES]
+# The solutions each check must pass, and the names the notebook defines before its exercise cells
+# that the solutions use.
+REFERENCES = [(checks.dense, ref.dense), (checks.sequential, ref.sequential)]
+CONTEXT = {"sigmoid": ref.sigmoid, "softmax_ref": ref.softmax, "relu": ref.relu,
+           "dense": lambda A, W, b, g: g(A @ W + b)}
 
-
-@pytest.mark.parametrize("check,answer", [(c[0], c[1]) for c in CASES], ids=IDS)
-def test_check_accepts_correct_answer(check, answer, capsys):
-    check(*answer)
-    assert "✔" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("check,answer,match",
-                         [(c[0], w, m) for c in CASES for w, m in c[2]],
-                         ids=[f"{c[0].__name__}-{i}" for c in CASES for i in range(len(c[2]))])
-def test_check_rejects_wrong_answer_with_hint(check, answer, match):
-    _fails(check, *answer, match=match)
-
-
-def test_every_check_is_tested():
-    assert sorted(IDS) == sorted(checks.__all__)
-
-
-def test_reference_solutions_pass_their_checks(capsys):
-    from labkit import scratch as ref
-
-    checks.dense(ref.dense)
-    checks.sequential(ref.sequential)
-    assert capsys.readouterr().out.count("✔") == 2
-
-
-# --------------------------------------------------------------------------- student version
-def test_student_exercise_cells_fail_their_checks_with_a_hint():
-    """Run each student-version exercise cell alone, then its check: it must give a hint."""
-    assert_student_cells_fail_and_solutions_pass("01_neurons_forward_propagation.ipynb", "forward", _solution_context())
-
-
-def _solution_context():
-    """Names the notebook defines before its exercise cells that the solutions use."""
-    from labkit import scratch as ref
-
-    ctx = {"sigmoid": ref.sigmoid, "softmax_ref": ref.softmax, "relu": ref.relu}
-    ctx["dense"] = lambda A, W, b, g: g(A @ W + b)
-    return ctx
+# the generic tests (accepts the right answer, rejects each wrong one with its hint, ...): see check_tests
+globals().update(check_tests(checks, CASES, references=REFERENCES, context=CONTEXT,
+                             notebook="01_neurons_forward_propagation.ipynb"))
