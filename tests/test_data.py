@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 
 import labkit.data as data
+from labkit.data import decoded_cache
+from labkit.download import sha256_file
 from labkit.registry import DATASETS
 
 SHARED = Path(os.environ.get("LABKIT_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
@@ -175,12 +177,20 @@ def _cifar_tar(path: Path, rng) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def test_cifar_binary_archive_is_parsed_without_pickle(tmp_path):
-    x, y = _cifar_tar(tmp_path / "c.tar.gz", np.random.default_rng(1))
-    x_train, y_train, x_test, y_test = data._cifar_from_binary_tar(tmp_path / "c.tar.gz")
-    np.testing.assert_array_equal(x_train, x[:15])
-    np.testing.assert_array_equal(x_test, x[15:])
-    np.testing.assert_array_equal(np.concatenate([y_train, y_test]), y)
+def test_cifar_binary_archive_is_parsed_without_pickle(isolated_data_env, monkeypatch):
+    archive = isolated_data_env / "cifar10" / "c.tar.gz"
+    archive.parent.mkdir(parents=True)
+    x, y = _cifar_tar(archive, np.random.default_rng(1))
+    spec = dict(DATASETS["cifar10"])
+    spec["download_file"] = (archive.name, sha256_file(archive), archive.stat().st_size)
+    monkeypatch.setitem(DATASETS, "cifar10", spec)
+    ds = data.load("cifar10")  # no data dir: read from the cached archive, no extraction
+    assert ds.source == f"cache: {archive}"
+    np.testing.assert_array_equal(ds.x_train, x[:15])
+    np.testing.assert_array_equal(ds.x_test, x[15:])
+    np.testing.assert_array_equal(np.concatenate([ds.y_train, ds.y_test]), y)
+    assert ds.y_train.dtype == ds.y_test.dtype == np.int64
+    assert sorted(p.name for p in archive.parent.iterdir()) == [archive.name], "nothing extracted"
 
 
 def test_cifar_archive_download_is_checked_by_size_and_sha256(isolated_data_env, monkeypatch, http_server):
@@ -188,7 +198,7 @@ def test_cifar_archive_download_is_checked_by_size_and_sha256(isolated_data_env,
     good = root / "cifar-10-binary.tar.gz"
     x, _ = _cifar_tar(good, np.random.default_rng(2))
     spec = dict(DATASETS["cifar10"])
-    spec["download_file"] = (good.name, data.sha256_file(good), good.stat().st_size)
+    spec["download_file"] = (good.name, sha256_file(good), good.stat().st_size)
     spec["urls"] = (url + "/{file}",)
     monkeypatch.setitem(DATASETS, "cifar10", spec)
     monkeypatch.setenv("LABKIT_OFFLINE", "0")
@@ -303,7 +313,7 @@ def tiny_cifar(isolated_data_env, tmp_path, monkeypatch):
     np.savez_compressed(path, train_jpeg=train_jpeg, train_offsets=train_offsets, y_train=y_train,
                         test_jpeg=test_jpeg, test_offsets=test_offsets, y_test=y_test)
     spec = dict(DATASETS["cifar10"])
-    spec["local_file"] = (path.name, data.sha256_file(path), path.stat().st_size)
+    spec["local_file"] = (path.name, sha256_file(path), path.stat().st_size)
     monkeypatch.setitem(DATASETS, "cifar10", spec)
     monkeypatch.setenv("LABKIT_DATA_DIR", str(tmp_path / "data"))
 
@@ -413,7 +423,7 @@ def _rerecord(npz: Path) -> None:
 
     record = npz.with_suffix(".json")
     entry = json.loads(record.read_text())
-    entry.update(sha256=data.sha256_file(npz), size=npz.stat().st_size)
+    entry.update(sha256=sha256_file(npz), size=npz.stat().st_size)
     record.write_text(json.dumps(entry))
 
 
@@ -439,7 +449,7 @@ def _garbage_with_record(npz: Path, expected: dict) -> str:
 def _relabelled_with_record(npz: Path, expected: dict) -> str:
     relabelled = dict(expected, y_train=(expected["y_train"] + 1) % 10)
     with open(npz, "wb") as fh:
-        data._write_npz(fh, relabelled)
+        decoded_cache.write_npz(fh, relabelled)
     _rerecord(npz)
     return "y_train differs from the source's labels"
 
@@ -515,11 +525,11 @@ def test_decoded_cache_bytes_do_not_depend_on_when_they_were_written(monkeypatch
     arrays = {"x_train": rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8), "y_train": np.arange(3),
               "x_test": rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8), "y_test": np.arange(2)}
     first = io.BytesIO()
-    data._write_npz(first, arrays)
+    decoded_cache.write_npz(first, arrays)
     now = time.time()
     monkeypatch.setattr(time, "time", lambda: now + 3 * 86400)
     later = io.BytesIO()
-    data._write_npz(later, arrays)
+    decoded_cache.write_npz(later, arrays)
     assert first.getvalue() == later.getvalue()
     with np.load(io.BytesIO(first.getvalue()), allow_pickle=False) as d:
         for key, want in arrays.items():
