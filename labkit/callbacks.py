@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import keras
+import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
@@ -305,8 +306,6 @@ class GradientStats(keras.callbacks.Callback):
 def plot_gradient_stats(monitor: GradientStats, *, title: str = "", axes=None):
     """Two panels: each layer's gradient norm over training (log scale) and each ReLU
     layer's dead fraction. Returns the Figure; never calls ``plt.show()``."""
-    import matplotlib.pyplot as plt
-
     if not isinstance(monitor, GradientStats):
         raise TypeError(f"monitor must be a GradientStats callback, got {type(monitor).__name__}.")
     h = monitor.history
@@ -344,8 +343,6 @@ def plot_layer_stats(stats: Mapping[str, LayerStats], *, keys: Sequence[str] = (
 
     stats: {label: LayerStats}. Returns the Figure; never calls ``plt.show()``.
     """
-    import matplotlib.pyplot as plt
-
     if not isinstance(stats, Mapping):
         raise TypeError(f"stats must be a dict {{label: LayerStats}}, got {type(stats).__name__}.")
     if not stats:

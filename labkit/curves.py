@@ -18,7 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import keras
 import numpy as np
+from sklearn.metrics import log_loss, zero_one_loss
 
 from labkit.metrics import sigmoid, softmax
 from labkit.validation import (
@@ -66,8 +68,6 @@ def error_rate(y_true: np.ndarray, outputs: np.ndarray, from_logits: bool = True
     ``0 .. k-1`` (0/1 for one output column) or (n, k) one-hot rows; a length mismatch,
     fractional, negative or too-large labels raise ValueError (labkit's checks).
     """
-    from sklearn.metrics import zero_one_loss
-
     y, out = _labels_and_outputs(y_true, outputs, from_logits)
     pred = out.argmax(axis=1) if out.shape[1] > 1 else (_binary_probs(out, from_logits) >= 0.5).astype(np.int64)
     return float(zero_one_loss(y, pred))
@@ -81,8 +81,6 @@ def cross_entropy(y_true: np.ndarray, outputs: np.ndarray, from_logits: bool = T
     With ``from_logits=False`` the outputs must be probabilities: in [0, 1] and, for
     several columns, rows that sum to 1 (labkit checks both and says which row is off).
     """
-    from sklearn.metrics import log_loss
-
     y, out = _labels_and_outputs(y_true, outputs, from_logits)
     if out.shape[1] == 1:
         return float(log_loss(y, _binary_probs(out, from_logits), labels=[0, 1]))
@@ -171,8 +169,6 @@ class ValidationCurve:
 def _train_one(build: Callable[[], Any], x_fit, y_fit, x_val, y_val, *, epochs: int, batch_size: int,
                seed: int, err: Callable, from_logits: bool, fit_kwargs: dict) -> tuple[float, float, float, dict]:
     """Clear the session, seed, build, fit, predict train + val once each; returns errors."""
-    import keras
-
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     t0 = time.perf_counter()

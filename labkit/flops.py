@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import time
 
+import keras
 import numpy as np
+import tensorflow as tf
+from keras import layers
 
 from labkit.validation import check_int, check_number, check_option
 
@@ -29,8 +32,6 @@ def _spatial(shape) -> int:
 
 def layer_flops(layer) -> int:
     """Forward FLOPs per example of one built Keras layer (0 for layers not counted)."""
-    from keras import layers
-
     if not isinstance(layer, layers.Layer):
         raise TypeError(f"layer must be a Keras layer, got {type(layer).__name__}.")
 
@@ -63,8 +64,6 @@ def layer_flops(layer) -> int:
 
 def model_flops(model) -> int:
     """Forward-pass FLOPs per example of a built functional/Sequential Keras model."""
-    import keras
-
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a Keras model, got {type(model).__name__}.")
     if not model.built:
@@ -88,8 +87,6 @@ def matmul_peak(dtype: str = "float32", n: int = 2048, repeats: int = 5, rounds:
     dtype = check_option(dtype, "dtype", ("float32", "bfloat16", "float16"))
     n = check_int(n, "n", min_val=16)
     repeats, rounds = check_int(repeats, "repeats", min_val=1), check_int(rounds, "rounds", min_val=1)
-    import tensorflow as tf
-
     gen = tf.random.Generator.from_seed(0)
     a = tf.cast(gen.normal((n, n)), dtype)
     b = tf.cast(gen.normal((n, n)), dtype)

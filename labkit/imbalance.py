@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+import tensorflow as tf
+from sklearn.utils.class_weight import compute_class_weight
 
 from labkit.validation import (
     check_array,
@@ -117,8 +119,6 @@ def balanced_class_weight(y: Any) -> dict[int, float]:
     fine), and a missing class is a ``ValueError`` that gives the counts (scikit-learn
     says only "classes should have valid labels that are in y").
     """
-    from sklearn.utils.class_weight import compute_class_weight
-
     yb = check_binary_labels(y, "y")
     counts = np.bincount(yb, minlength=2)
     if counts.min() == 0:
@@ -185,8 +185,6 @@ def balanced_dataset(x: Any, y: Any, *, pos_fraction: float = 0.5, batch_size: i
     pass both to ``fit(..., steps_per_epoch=steps_per_epoch)``. Batches are
     ``(x (B, ...) float32, y (B,) float32)``.
     """
-    import tensorflow as tf
-
     x, yb = _check_xy(x, y)
     f = _fraction(pos_fraction, "pos_fraction")
     batch_size = check_int(batch_size, "batch_size", min_val=1)

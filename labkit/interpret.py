@@ -19,7 +19,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import keras
+import matplotlib.pyplot as plt
 import numpy as np
+import tensorflow as tf
+from keras import layers
+from matplotlib import colormaps
 
 from labkit.validation import check_array, check_bool, check_int, check_names, check_number, check_str
 
@@ -28,14 +33,10 @@ __all__ = ["conv_layers", "last_conv_layer", "first_layer_filters", "activation_
 
 
 def _conv_types():
-    from keras import layers
-
     return (layers.Conv2D, layers.DepthwiseConv2D, layers.SeparableConv2D, layers.Conv2DTranspose)
 
 
 def _require_model(model) -> None:
-    import keras
-
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a Keras model, got {type(model).__name__}.")
     try:
@@ -92,8 +93,6 @@ def _layer(model, layer_name):
 
 
 def _sub_model(model, layer_name: str):
-    import keras
-
     layer = _layer(model, layer_name)
     if len(layer.output.shape) != 4:
         raise ValueError(f"layer_name {layer_name!r} outputs shape {tuple(layer.output.shape)}; Grad-CAM and "
@@ -124,8 +123,6 @@ def first_layer_filters(model, layer_name: str | None = None) -> np.ndarray:
 
 def activation_maps(model, images, layer_name: str | None = None) -> np.ndarray:
     """The output of ``layer_name`` (default: the first conv layer) for ``images``: (N, h, w, K)."""
-    import keras
-
     _require_model(model)
     name = layer_name
     if name is None:
@@ -152,9 +149,6 @@ def grad_cam(model, images, class_index: int | Sequence[int] | None = None, laye
     Returns (N, H, W) float32 maps in [0, 1] (``upsample=False``: at the layer's h x w;
     ``normalize=False``: the raw ``relu(sum_k alpha_k A_k)`` values).
     """
-    import keras
-    import tensorflow as tf
-
     _require_model(model)
     upsample, normalize = check_bool(upsample, "upsample"), check_bool(normalize, "normalize")
     name = layer_name if layer_name is not None else last_conv_layer(model)
@@ -199,8 +193,6 @@ def grad_cam(model, images, class_index: int | Sequence[int] | None = None, laye
 
 def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.45) -> np.ndarray:
     """Blend a [0, 1] heat map (H, W) over an RGB image (H, W, 3) in [0, 1] with the 'jet' colours."""
-    from matplotlib import colormaps
-
     image = check_array(image, "image").astype("float32")
     cam = check_array(cam, "cam").astype("float32")
     alpha = check_number(alpha, "alpha", min_val=0, max_val=1)
@@ -213,8 +205,6 @@ def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.45) -> np.ndarr
 # --------------------------------------------------------------------------- plots
 def plot_filters(filters: np.ndarray, ncols: int = 8, title: str = "first-layer filters"):
     """Show (K, kh, kw, 3) filters in [0, 1] as small RGB tiles. Returns the Figure."""
-    import matplotlib.pyplot as plt
-
     filters = check_array(filters, "filters", min_len=0)
     if filters.ndim != 4:
         raise ValueError(f"filters must be (K, kh, kw, C), got {filters.shape}.")
@@ -238,8 +228,6 @@ def plot_filters(filters: np.ndarray, ncols: int = 8, title: str = "first-layer 
 def plot_activation_maps(image: np.ndarray, maps: np.ndarray, n: int = 16, ncols: int = 8,
                          title: str = "activation maps"):
     """One image (H, W, 3) and the first ``n`` channels of its maps (h, w, K). Returns the Figure."""
-    import matplotlib.pyplot as plt
-
     image = check_array(image, "image")
     maps = check_array(maps, "maps")
     if maps.ndim != 3:
@@ -264,8 +252,6 @@ def plot_activation_maps(image: np.ndarray, maps: np.ndarray, n: int = 16, ncols
 def plot_grad_cam(images: np.ndarray, cams: np.ndarray, titles: Sequence[str] | None = None,
                   ncols: int = 6, title: str = "Grad-CAM"):
     """Images (N, H, W, 3) in [0, 1] with their heat maps (N, H, W) overlaid. Returns the Figure."""
-    import matplotlib.pyplot as plt
-
     images, cams = check_array(images, "images"), check_array(cams, "cams")
     if len(images) != len(cams):
         raise ValueError(f"got {len(images)} images but cams has {len(cams)} heat maps; pass one per image.")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import keras
+import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
@@ -261,8 +262,6 @@ def lr_range_test(build_model: Callable[[], Any], x, y, *, min_lr: float = 1e-4,
 
 def plot_lr_range_test(result: LRRangeTest, ax=None):
     """Loss against learning rate (log x), raw and smoothed, with the suggestion marked."""
-    import matplotlib.pyplot as plt
-
     if not isinstance(result, LRRangeTest):
         raise TypeError(f"result must be an LRRangeTest (from lr_range_test), got {type(result).__name__}.")
     if ax is None:
@@ -283,8 +282,6 @@ def plot_lr_range_test(result: LRRangeTest, ax=None):
 
 def plot_loss_curves(curves, *, target: float | None = None, ax=None, log_y: bool = False):
     """Plot several :class:`LossCurve` against steps; mark the loss target if given."""
-    import matplotlib.pyplot as plt
-
     if isinstance(curves, (str, bytes)) or not hasattr(curves, "__iter__"):
         raise TypeError(f"curves must be a list of LossCurve, got {type(curves).__name__}.")
     curves = list(curves)

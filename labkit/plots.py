@@ -19,7 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import NullFormatter
+from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay
 
 from labkit.validation import check_array, check_bool, check_int, check_names, check_number, check_str, check_values
 
@@ -27,23 +30,15 @@ __all__ = ["plot_history", "plot_learning_curve", "plot_validation_curve", "plot
            "plot_confusion_matrix", "plot_image_grid"]
 
 
-def _plt():
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _axes(ax, figsize=(5.5, 3.8)):
     if ax is not None:
         return ax
-    _, ax = _plt().subplots(figsize=figsize)
+    _, ax = plt.subplots(figsize=figsize)
     return ax
 
 
 def _ticks_at(ax, positions, labels) -> None:
     """Major ticks exactly at ``positions`` with ``labels``; no minor tick labels."""
-    from matplotlib.ticker import NullFormatter
-
     ax.set_xticks(list(positions), labels)
     ax.xaxis.set_minor_formatter(NullFormatter())
 
@@ -206,8 +201,6 @@ def plot_pr_curve(precision, recall, operating_point: Mapping[str, float] | None
     optionally ``threshold``) such as a :class:`labkit.metrics.BinaryReport` - is marked
     and labelled ``P=…, R=… @ t=…``. Returns the Axes.
     """
-    from sklearn.metrics import PrecisionRecallDisplay
-
     p = check_values(check_array(precision, "precision", min_len=0).astype(float), "precision", min_val=0, max_val=1)
     r = check_values(check_array(recall, "recall", min_len=0).astype(float), "recall", min_val=0, max_val=1)
     if p.shape != r.shape or p.ndim != 1 or p.size == 0:
@@ -248,8 +241,6 @@ def plot_confusion_matrix(cm, class_names: Sequence[str] | None = None, ax=None,
     annotated only when k <= 15 (``annotate`` overrides); the figure grows with k.
     Returns the Axes.
     """
-    from sklearn.metrics import ConfusionMatrixDisplay
-
     m = check_array(cm, "cm", min_len=0)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.size == 0:
         raise ValueError(f"cm must be a square (k, k) matrix, got shape {m.shape}.")
@@ -307,7 +298,6 @@ def plot_image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8,
     ncols = min(check_int(ncols, "ncols", min_val=1), n)
     suptitle = _title(suptitle, "suptitle")
     nrows = -(-n // ncols)
-    plt = _plt()
     fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (1.35 * ncols, 1.8 * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")

@@ -63,6 +63,7 @@ def quiet_tensorflow() -> None:
     """Silence TensorFlow's absl/Python logging below ERROR and the few warnings in
     :data:`NOISY_WARNINGS` (C++ logs are silenced by ``TF_CPP_MIN_LOG_LEVEL``, set when
     labkit is imported). Other warnings from Keras and TensorFlow are still shown."""
+    # Local on purpose: labkit/__init__.py imports this module and `import labkit` must not load TensorFlow.
     import tensorflow as tf
 
     tf.get_logger().setLevel(logging.ERROR)
@@ -96,6 +97,7 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = True) -> i
     if not 0 <= seed < 2**32:
         raise ValueError(f"{source} must be in [0, 2**32), got {seed}.")
     deterministic = check_bool(deterministic, "deterministic")
+    # Local on purpose: labkit/__init__.py imports this module and `import labkit` must not load TensorFlow.
     import keras
     import tensorflow as tf
 

@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
+import matplotlib
 import numpy as np
 
 from labkit.validation import check_int, check_number, check_numbers
@@ -41,8 +42,6 @@ _RENDER_PT = 48  # glyphs are drawn large, then transformed and scaled down (ant
 
 
 def _font_dir() -> Path:
-    import matplotlib
-
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 import math
 import numbers
 
+import keras
 import numpy as np
+from keras import layers
 
 from labkit.checks import ExerciseError, call_answer, passed, require_answer
 
@@ -121,9 +123,6 @@ def _spec_batch():
 
 
 def _layers_of(model) -> list:
-    import keras
-    from keras import layers
-
     out = []
     for layer in model.layers:
         if isinstance(layer, layers.InputLayer):
@@ -144,8 +143,6 @@ def _activation_name(layer) -> str:
 
 def _folded(model) -> list[tuple[str, dict, str]]:
     """(type, settings, layer name) per layer, a ReLU/Activation layer merged into the one before."""
-    from keras import layers
-
     folded: list[tuple[str, dict, str]] = []
     for layer in _layers_of(model):
         kind = type(layer).__name__
@@ -172,8 +169,6 @@ def _folded(model) -> list[tuple[str, dict, str]]:
 
 
 def _check_structure(model) -> None:
-    import keras
-
     if not isinstance(model, keras.Model):
         raise ExerciseError(_SPEC_EX, f"`my_cnn` should be a Keras model, got {type(model).__name__}.", _SPEC_HINT)
     try:
@@ -223,8 +218,6 @@ def _metric_names(metrics) -> list[str]:
 
 
 def _check_compile(model):
-    import keras
-
     if not getattr(model, "compiled", False) or model.optimizer is None:
         raise ExerciseError(_SPEC_EX, "the model is not compiled.", "Call my_cnn.compile(optimizer=..., loss=..., "
                                                                     "metrics=[\"accuracy\"]) after building it.")
@@ -261,8 +254,6 @@ def _check_compile(model):
 
 
 def _check_behaviour(model, opt) -> tuple[float, float]:
-    import keras
-
     x, y = _spec_batch()
     copy = keras.models.clone_model(model)  # fresh weights; the learner's model is left as it is
     copy.compile(optimizer=type(opt).from_config(opt.get_config()), loss=model.loss)

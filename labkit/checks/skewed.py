@@ -5,6 +5,7 @@ import math
 from typing import Any, Callable
 
 import numpy as np
+from sklearn.metrics import precision_recall_curve
 
 from labkit.checks import ExerciseError, call_answer, passed, require_answer
 
@@ -49,8 +50,6 @@ def f1_from_counts(fn: Callable[[int, int, int], float]) -> None:
 
 def _oracle_threshold(y: np.ndarray, s: np.ndarray, target: float) -> float:
     """The highest score threshold whose recall reaches ``target`` (via scikit-learn)."""
-    from sklearn.metrics import precision_recall_curve
-
     _, recall, thresholds = precision_recall_curve(y, s)
     return float(thresholds[recall[:-1] >= target - 1e-12].max())
 

@@ -5,6 +5,7 @@ import numbers
 
 import keras
 import numpy as np
+from keras import layers
 
 from labkit.checks import ExerciseError, call_answer, passed, require_answer
 
@@ -63,8 +64,6 @@ def mobilenet_preprocess(fn) -> None:
 
 
 def _toy_model():
-    from keras import layers
-
     inputs = keras.Input((8, 8, 3))
     x = layers.Conv2D(4, 3, name="conv_a")(inputs)
     x = layers.BatchNormalization(name="bn_a")(x)

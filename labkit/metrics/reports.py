@@ -27,6 +27,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Iterator, NamedTuple
 
 import numpy as np
+from sklearn.metrics import (
+    classification_report,
+    confusion_matrix,
+    precision_recall_curve,
+    precision_recall_fscore_support,
+)
 
 from labkit.metrics.scores import to_labels
 from labkit.validation import (
@@ -182,8 +188,6 @@ def binary_report(y_true: Any, y_score: Any, threshold: float = 0.5, *, kind: st
     check_same_length(y_true=y, y_score=s)
     t = _check_threshold(threshold, assumed)
     warn = check_bool(warn, "warn")
-    from sklearn.metrics import confusion_matrix
-
     cm = confusion_matrix(y, s >= t, labels=[0, 1])
     (tn, fp), (fn, tp) = cm
     report = BinaryReport(tp, fp, fn, tn, threshold=t, assumed=assumed)
@@ -210,8 +214,6 @@ def pr_curve(y_true: Any, y_score: Any, *, kind: str = "auto",
     s, _ = _binary_scores(y_score, kind)
     check_same_length(y_true=y, y_score=s)
     drop_intermediate = check_bool(drop_intermediate, "drop_intermediate")
-    from sklearn.metrics import precision_recall_curve
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         precision, recall, thresholds = precision_recall_curve(y, s, pos_label=1,
@@ -308,8 +310,6 @@ class MulticlassReport(Report):
     def to_text(self, digits: int = 3) -> str:
         """:func:`sklearn.metrics.classification_report` of the classes (never-predicted
         classes at 0.0), then what ``y_true`` and ``y_pred`` were read as."""
-        from sklearn.metrics import classification_report
-
         digits = check_int(digits, "digits", min_val=0)
         y_true, y_pred = self._labels
         text = classification_report(y_true, y_pred, labels=list(range(len(self.class_names))),
@@ -353,8 +353,6 @@ def multiclass_report(y_true: Any, y_pred: Any, class_names: Sequence[str] | Non
         if top >= k:
             raise ValueError(f"{arg} has label {top} but there are only {k} classes ({', '.join(names[:5])}"
                              f"{', ...' if k > 5 else ''}); labels must be 0..{k - 1}.")
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
     labels = list(range(k))
     prec, rec, f1, sup = precision_recall_fscore_support(t, p, labels=labels, zero_division=0.0)
     per_class = {name: {"precision": float(prec[i]), "recall": float(rec[i]), "f1": float(f1[i]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+from keras import layers
 
 from labkit.validation import check_bool, check_int, check_number, check_str
 
@@ -32,8 +33,6 @@ def deep_mlp(input_dim: int, *, depth: int = 10, width: int = 128, activation: s
     with ``batch_norm=True`` each block is Dense (no bias) -> BatchNormalization ->
     Activation, the arrangement used in practice.
     """
-    from keras import layers
-
     input_dim, depth, width, num_classes = (check_int(val, arg, min_val=1) for arg, val in (
         ("input_dim", input_dim), ("depth", depth), ("width", width), ("num_classes", num_classes)))
     batch_norm, name = check_bool(batch_norm, "batch_norm"), check_str(name, "name")

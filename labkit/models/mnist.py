@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import keras
+from keras import layers
 
 from labkit.validation import check_int, check_ints, check_number, check_str
 
@@ -15,8 +16,6 @@ def _common(num_classes, input_shape, name) -> tuple[int, tuple[int, ...], str]:
 
 def mnist_mlp(hidden: int = 128, num_classes: int = 10, input_shape=(28, 28, 1), name: str = "mlp"):
     """Flatten -> Dense(hidden, relu) -> Dense(num_classes) logits."""
-    from keras import layers
-
     hidden = check_int(hidden, "hidden", min_val=1)
     num_classes, input_shape, name = _common(num_classes, input_shape, name)
 
@@ -37,8 +36,6 @@ def mnist_cnn(num_classes: int = 10, input_shape=(28, 28, 1), width: int = 32, d
     second on a laptop CPU. Batch-norm momentum 0.9 lets the running statistics settle
     within a few hundred steps.
     """
-    from keras import layers
-
     num_classes, input_shape, name = _common(num_classes, input_shape, name)
     width = check_int(width, "width", min_val=1)
     dropout = check_number(dropout, "dropout", min_val=0, max_val=1, include_max=False)
