@@ -27,7 +27,23 @@ any other ``nbgrader`` metadata is dropped), so ``nbgrader generate_assignment``
   the cell is tagged ``points:N``;
 * both carry ``schema_version: 3`` and ``task: false``. Markdown prompts stay plain.
 
-``clean``, ``check`` and ``refresh`` work on the notebooks in place (each write is
+``python -m labkit.nbtools colab notebooks/[0-9]*.ipynb`` gives each lab its two Colab cells
+(docs/colab-binder.md), generated from :data:`GITHUB_REPO` and :data:`GITHUB_BRANCH` - change
+those two constants and run it again, and every badge and install line follows:
+
+* the **badge cell** (markdown, tagged ``colab-badge``), the notebook's first cell: an "Open in
+  Colab" badge for ``notebooks/<its file name>`` in that repository (:func:`colab_badge`);
+* the **setup cell** (code, tagged ``colab-setup``), right before the first other code cell (the
+  ``import labkit`` cell): on Colab it installs the workbook's package and the one runtime
+  dependency Colab lacks (keras-tuner), all with ``--no-deps`` so Colab's TensorFlow, NumPy and
+  Jupyter stay as they are; anywhere else it does nothing and prints nothing
+  (:func:`colab_setup_source`). It never imports TensorFlow: ``import labkit`` must come first.
+
+Older copies of both cells are replaced (their ids kept), nothing else is touched, and the
+result is :func:`clean`; running it twice changes nothing. ``tests/test_notebook_hygiene.py``
+checks that every lab has exactly these cells.
+
+``clean``, ``check``, ``colab`` and ``refresh`` work on the notebooks in place (each write is
 atomic); a notebook that cannot be read is reported and skipped, and the command exits
 1 at the end. ``from-percent`` and ``to-percent`` follow :mod:`labkit.outputs`: DEST is
 never its SOURCE and an existing DEST is replaced only with ``--force`` (to regenerate
@@ -153,7 +169,7 @@ def _dump(nb) -> str:
 def main(argv: list[str] | None = None) -> int:
     """The command line; returns the exit code (0 ok, 1 dirty or a notebook failed, 2 refused)."""
     parser = argparse.ArgumentParser(prog="labkit.nbtools", description="clean or check notebook files")
-    parser.add_argument("command", choices=["clean", "check", "refresh", "from-percent", "to-percent"])
+    parser.add_argument("command", choices=["clean", "check", "colab", "refresh", "from-percent", "to-percent"])
     parser.add_argument("notebooks", nargs="+", type=Path,
                         help="notebooks; for from-percent/to-percent: SOURCE DEST")
     parser.add_argument("--force", action="store_true",
@@ -197,18 +213,22 @@ def main(argv: list[str] | None = None) -> int:
             failed += 1
             continue
         try:
-            after = _dump(clean(outputs.read_notebook(path), path.stem))
+            nb = outputs.read_notebook(path)
+            if args.command == "colab":
+                nb = add_colab_cells(nb, path.name)
+            after = _dump(clean(nb, path.stem))
         except outputs.BadInputError as err:
             outputs.report(parser.prog, f"{err} Skipped.")
             failed += 1
             continue
         except (ValueError, KeyError, TypeError, AttributeError, nbformat.ValidationError) as err:
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
-            outputs.report(parser.prog, f"{path}: cannot clean it ({reason}); skipped.")
+            what = "add its Colab cells" if args.command == "colab" else "clean it"
+            outputs.report(parser.prog, f"{path}: cannot {what} ({reason}); skipped.")
             failed += 1
             continue
         if before != after:
-            if args.command == "clean":
+            if args.command in ("clean", "colab"):
                 try:
                     outputs.write_text(path, after)
                 except OSError as err:
@@ -216,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                     failed += 1
                     continue
             dirty.append(path)
-    verb = "cleaned" if args.command == "clean" else "not clean"
+    verb = {"clean": "cleaned", "colab": "Colab cells written"}.get(args.command, "not clean")
     for path in dirty:
         print(f"{verb}: {path}")
     return 1 if failed or (dirty and args.command == "check") else 0
@@ -296,6 +316,96 @@ def to_percent(ipynb_path: Path, py_path: Path) -> None:
     nb = outputs.read_notebook(ipynb_path)
     nb.metadata["jupytext"] = dict(_PERCENT_FILTERS)
     outputs.write_text(py_path, jupytext.writes(nb, fmt="py:percent"))
+
+
+# --------------------------------------------------------------------------- Colab
+# The workbook's GitHub repository ("owner/name") and the branch the badges open and the setup
+# cell installs from. A placeholder until the workbook is published: set it, then run
+# `python -m labkit.nbtools colab notebooks/[0-9]*.ipynb` (docs/colab-binder.md).
+GITHUB_REPO = "nn-in-practice/workbook"
+GITHUB_BRANCH = "main"
+COLAB_BADGE_TAG = "colab-badge"
+COLAB_SETUP_TAG = "colab-setup"
+# The workbook's runtime dependencies that Colab does not ship, pinned as in requirements.lock:
+# keras-tuner (labkit.tuning, lab 10) and its kt-legacy shim. Everything else labkit and the labs
+# import (TensorFlow, Keras, NumPy, scikit-learn, SciPy, Matplotlib, Pillow, ipywidgets, nbformat,
+# psutil, threadpoolctl; keras-tuner's grpcio, protobuf, requests, packaging) is Colab's own.
+COLAB_EXTRAS = ("keras-tuner==1.4.8", "kt-legacy==1.0.5")
+_SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+
+
+def _check_repo(repo: str, branch: str) -> None:
+    if not isinstance(repo, str) or not _SLUG_RE.match(repo):
+        raise ValueError(f"repo must be a GitHub 'owner/name', got {repo!r}.")
+    if not isinstance(branch, str) or not _REF_RE.match(branch):
+        raise ValueError(f"branch must be a branch or tag name, got {branch!r}.")
+
+
+def colab_badge(name: str, repo: str = GITHUB_REPO, branch: str = GITHUB_BRANCH) -> str:
+    """The badge cell's markdown: "Open in Colab" for ``notebooks/<name>`` of ``repo`` at ``branch``."""
+    _check_repo(repo, branch)
+    if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9_.-]+\.ipynb$", name):
+        raise ValueError(f"name must be a notebook's file name such as '04_mnist.ipynb', got {name!r}.")
+    url = f"https://colab.research.google.com/github/{repo}/blob/{branch}/notebooks/{name}"
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+
+
+def colab_setup_source(repo: str = GITHUB_REPO, branch: str = GITHUB_BRANCH) -> str:
+    """The setup cell's code: on Colab, ``%pip install -q --no-deps`` labkit, then :data:`COLAB_EXTRAS`."""
+    _check_repo(repo, branch)
+    return ("# On Google Colab: install the workbook's package (labkit) and keras-tuner, the one dependency\n"
+            "# Colab lacks; --no-deps leaves Colab's TensorFlow, NumPy and Jupyter as they are. Anywhere\n"
+            "# else this cell does nothing. Written by `python -m labkit.nbtools colab`.\n"
+            "import sys\n"
+            "\n"
+            'if "google.colab" in sys.modules:\n'
+            f'    %pip install -q --no-deps "git+https://github.com/{repo}@{branch}"\n'
+            f'    %pip install -q --no-deps {" ".join(COLAB_EXTRAS)}')
+
+
+def _tags(cell) -> list:
+    tags = cell.get("metadata", {}).get("tags") or []
+    return tags if isinstance(tags, list) else []
+
+
+def add_colab_cells(nb, name: str, repo: str = GITHUB_REPO, branch: str = GITHUB_BRANCH) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with its Colab badge and setup cells for ``name`` (see the module docstring).
+
+    Cells tagged ``colab-badge`` or ``colab-setup`` are taken out (their ids are kept for the
+    new ones); the badge cell becomes the first cell and the setup cell goes right before the
+    first remaining code cell. Raises ``ValueError`` if ``nb`` has no code cell.
+    """
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise TypeError(f"nb must be a notebook with a list of cells, got {type(nb).__name__}.")
+    badge, setup = colab_badge(name, repo, branch), colab_setup_source(repo, branch)
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    ours = {COLAB_BADGE_TAG: [], COLAB_SETUP_TAG: []}
+    cells = []
+    for cell in nb.cells:
+        tag = next((t for t in (COLAB_BADGE_TAG, COLAB_SETUP_TAG) if t in _tags(cell)), None)
+        if tag:
+            ours[tag].append(cell.get("id"))
+        else:
+            cells.append(cell)
+    first_code = next((i for i, c in enumerate(cells) if c.get("cell_type") == "code"), None)
+    if first_code is None:
+        raise ValueError(f"{name} has no code cell to put the Colab setup cell before.")
+    taken = {c.get("id") for c in cells}
+
+    def new_id(tag: str) -> str:
+        for cid in [*ours[tag], tag]:
+            if isinstance(cid, str) and ID_RE.match(cid) and cid not in taken:
+                taken.add(cid)
+                return cid
+        return hashlib.sha1(f"{name}:{tag}".encode()).hexdigest()[:12]
+
+    setup_cell = nbformat.v4.new_code_cell(setup, metadata={"tags": [COLAB_SETUP_TAG]})
+    setup_cell.id = new_id(COLAB_SETUP_TAG)
+    badge_cell = nbformat.v4.new_markdown_cell(badge, metadata={"tags": [COLAB_BADGE_TAG]})
+    badge_cell.id = new_id(COLAB_BADGE_TAG)
+    nb.cells = [badge_cell, *cells[:first_code], setup_cell, *cells[first_code:]]
+    return nb
 
 
 if __name__ == "__main__":

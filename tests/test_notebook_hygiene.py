@@ -46,6 +46,13 @@ def _reads_profile(node, names: set[str], functions: set[str]) -> bool:
     return any(_is_profile_value(n, names, functions) for n in ast.walk(node))
 
 
+def _without_magics(source: str) -> str:
+    """``source`` with IPython magics and shell lines (not Python) made ``pass``, keeping indents and
+    line numbers (the Colab setup cell's ``%pip`` is the body of an ``if``)."""
+    return "\n".join(line[:len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!"))
+                     else line for line in source.splitlines())
+
+
 def profile_branches(cells) -> list[str]:
     """``"<cell id>:<line>: <code>"`` for every place where code cells branch on the profile:
     an if/while/ternary/assert/match/comprehension condition, a comparison, a boolean operator,
@@ -56,8 +63,7 @@ def profile_branches(cells) -> list[str]:
     for cell in cells:
         source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
         lines = source.splitlines()
-        # IPython magics and shell lines are not Python: blank them, keeping the line numbers
-        tree = ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines))
+        tree = ast.parse(_without_magics(source))
         for node in ast.walk(tree):   # bindings first: `p = cfg.profile`, `from labkit import active_profile as ap`
             if isinstance(node, ast.ImportFrom):
                 functions |= {a.asname or a.name for a in node.names if a.name == "active_profile"}
@@ -166,11 +172,16 @@ def test_notebook_is_valid_and_clean(path):
     assert nbtools.main(["check", path]) == 0, f"run: python -m labkit.nbtools clean notebooks/{name}"
 
 
+def _is_colab_cell(cell) -> bool:
+    return bool({nbtools.COLAB_BADGE_TAG, nbtools.COLAB_SETUP_TAG} & set(cell.metadata.get("tags") or []))
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
 def test_notebook_follows_the_lab_pattern(path):
     nb = nbformat.read(path, as_version=4)
-    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), "start with a # title"
-    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    lesson = [c for c in nb.cells if not _is_colab_cell(c)]   # the Colab cells: test_notebook_opens_in_colab
+    assert lesson[0].cell_type == "markdown" and lesson[0].source.startswith("# "), "start with a # title"
+    code = [c.source for c in lesson if c.cell_type == "code"]
     assert code and code[0].lstrip().startswith("import labkit"), "first code cell starts with `import labkit`"
     assert any("labkit.seed_everything(" in s for s in code[:2]), "seed in the first code cells"
     joined = "\n".join(code)
@@ -179,6 +190,133 @@ def test_notebook_follows_the_lab_pattern(path):
     assert branches == [], ("notebooks read sizes and bars through labkit.settings(...), never branch on the "
                             f"profile; move the difference into labkit/profiles.py: {branches}")
     assert "plt.show()" in joined or "matplotlib" not in joined
+
+
+# ------------------------------------------------------------------ Colab: the badge and the setup cell
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_notebook_opens_in_colab(path):
+    """The first cell is the Colab badge for this very notebook; the only cell before the
+    `import labkit` cell is the Colab setup cell, exactly as `nbtools colab` writes them both."""
+    name = os.path.basename(path)
+    nb = nbformat.read(path, as_version=4)
+    fix = f"run: python -m labkit.nbtools colab notebooks/{name}"
+    badge = nb.cells[0]
+    assert badge.cell_type == "markdown" and badge.metadata.get("tags") == [nbtools.COLAB_BADGE_TAG], \
+        f"the first cell is the Colab badge cell; {fix}"
+    assert badge.source == nbtools.colab_badge(name), f"the badge must open notebooks/{name}; {fix}"
+    assert f"/blob/{nbtools.GITHUB_BRANCH}/notebooks/{name})" in badge.source
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    setup = [c for c in nb.cells if nbtools.COLAB_SETUP_TAG in (c.metadata.get("tags") or [])]
+    assert len(setup) == 1 and setup[0] is code[0], f"exactly one Colab setup cell, the first code cell; {fix}"
+    assert setup[0].metadata.get("tags") == [nbtools.COLAB_SETUP_TAG]
+    assert setup[0].source == nbtools.colab_setup_source(), f"the setup cell is generated, never edited; {fix}"
+    assert code[1].source.lstrip().startswith("import labkit"), "the setup cell comes right before `import labkit`"
+    assert [c for c in nb.cells if _is_colab_cell(c)] == [badge, setup[0]], "one badge cell, one setup cell"
+    for c in code[1:]:
+        assert "google.colab" not in c.source and not re.search(r"^\s*[%!]\s*pip\b", c.source, re.M), \
+            f"cell {c.id}: installing belongs in the Colab setup cell only"
+    # what `nbtools colab` would write is exactly what is stored
+    assert nbtools.clean(nbtools.add_colab_cells(nb, name), os.path.splitext(name)[0]) == nbtools.clean(
+        nb, os.path.splitext(name)[0]), fix
+
+
+def _imports(source: str) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(_without_magics(source))):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def _run_setup_cell(monkeypatch, *, on_colab: bool) -> list[tuple[str, str]]:
+    """Run the setup cell as IPython would (magics turned into calls); returns the magics it called."""
+    import sys
+    import types
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    calls = []
+
+    class Shell:
+        def run_line_magic(self, name, line):
+            calls.append((name, line))
+
+    if on_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    code = TransformerManager().transform_cell(nbtools.colab_setup_source())
+    exec(compile(code, "colab-setup", "exec"), {"get_ipython": Shell})
+    return calls
+
+
+def test_the_setup_cell_does_nothing_and_prints_nothing_off_colab(monkeypatch, capsys):
+    assert _run_setup_cell(monkeypatch, on_colab=False) == []
+    assert capsys.readouterr() == ("", "")
+
+
+def test_the_setup_cell_installs_the_package_and_only_what_colab_lacks_without_dependencies(monkeypatch):
+    url = f"git+https://github.com/{nbtools.GITHUB_REPO}@{nbtools.GITHUB_BRANCH}"
+    assert _run_setup_cell(monkeypatch, on_colab=True) == [
+        ("pip", f'install -q --no-deps "{url}"'),
+        ("pip", "install -q --no-deps " + " ".join(nbtools.COLAB_EXTRAS))]
+    # labkit configures TensorFlow before TensorFlow is imported: the setup cell must not import it
+    assert _imports(nbtools.colab_setup_source()) == {"sys"}
+
+
+def test_the_colab_extras_are_pinned_as_the_lock_pins_them():
+    lock = os.path.join(REPO, "requirements.lock")
+    if not os.path.isfile(lock):
+        pytest.skip("no requirements.lock")
+    pins = {}
+    for line in open(lock, encoding="utf-8").read().lower().splitlines():
+        m = re.match(r"^([a-z0-9][a-z0-9._-]*)\s*==\s*([^\s;\\]+)", line)
+        if m:
+            pins[re.sub(r"[._-]+", "-", m.group(1))] = m.group(2)
+    for req in nbtools.COLAB_EXTRAS:
+        name, version = req.lower().split("==")
+        assert pins.get(name) == version, f"{req}: requirements.lock pins {name} {pins.get(name)!r}"
+
+
+def test_colab_command_writes_both_cells_once_and_replaces_old_ones(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_code_cell("import labkit"),
+        nbformat.v4.new_code_cell("print(1)"),
+    ])
+    path = tmp_path / "03_demo.ipynb"
+    nbformat.write(nbtools.add_colab_cells(nb, path.name, repo="someone/old-fork", branch="dev"), path)
+    assert nbtools.main(["colab", str(path)]) == 0
+    out = nbformat.read(path, as_version=4)
+    assert [c.source for c in out.cells] == [nbtools.colab_badge(path.name), "# Title",
+                                             nbtools.colab_setup_source(), "import labkit", "print(1)"]
+    assert [c.id for c in out.cells[::2]] == ["colab-badge", "colab-setup", out.cells[4].id]
+    before = path.read_bytes()
+    assert nbtools.main(["colab", str(path)]) == 0 and path.read_bytes() == before, "idempotent"
+    assert nbtools.main(["check", str(path)]) == 0, "what colab writes is clean"
+    # an old setup cell anywhere is moved back before the first code cell; other cells are untouched
+    moved = nbformat.read(path, as_version=4)
+    moved.cells.append(moved.cells.pop(2))
+    assert [c.source for c in nbtools.add_colab_cells(moved, path.name).cells] == [c.source for c in out.cells]
+
+
+@pytest.mark.parametrize("bad", [dict(repo="no-slash"), dict(repo="a/b c"), dict(branch="")])
+def test_colab_cells_refuse_a_repository_that_is_no_github_slug(bad):
+    with pytest.raises(ValueError):
+        nbtools.colab_setup_source(**bad)
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/colab-binder.md"])
+def test_colab_and_binder_links_in_the_docs_use_the_one_repository_setting(doc):
+    """The slug lives in labkit.nbtools.GITHUB_REPO; a hand-written Colab or Binder link must agree."""
+    path = os.path.join(REPO, doc)
+    if not os.path.isfile(path):
+        pytest.skip(f"no {doc}")
+    text = open(path, encoding="utf-8").read()
+    for m in re.finditer(r"(colab\.research\.google\.com/github|mybinder\.org/v2/gh)/([\w.-]+/[\w.-]+)", text):
+        assert m.group(2) == nbtools.GITHUB_REPO, f"{doc}: {m.group(0)} is not {nbtools.GITHUB_REPO}"
 
 
 def test_from_percent_roundtrip_keeps_ids(tmp_path):
