@@ -11,14 +11,29 @@
 #   make assignment LAB=04_mnist   source/ from notebooks/04_mnist.ipynb, then generate_assignment
 #   make release / collect / autograde / feedback LAB=04_mnist   the nbgrader steps
 #                 (autograde runs the notebooks in PROFILE, with LABKIT_DATA_DIR as set)
-# Set-up is idempotent: the venv is (re)built only when pyproject.toml or
-# requirements.lock change.
+# Set-up is idempotent: the venv is (re)installed only when pyproject.toml or the lock change.
+# It installs the exact pins of requirements.lock, then this package with --no-deps (so pip
+# never swaps a locked version for another one in pyproject.toml's ranges).
+#   make lab GPU=1 (or make setup GPU=1)   TensorFlow's CUDA build instead (Linux x86_64 with an
+#                 NVIDIA driver): requirements-gpu.lock, the same pins with `tensorflow[and-cuda]`
+#                 and its CUDA libraries in place of `tensorflow-cpu`. The venv remembers it;
+#                 GPU=0 goes back to the CPU build.
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# GPU unset: the build the venv already has (CPU for a new venv).
+GPU ?= $(if $(wildcard $(VENV)/.installed-gpu),1,0)
+ifeq ($(GPU),1)
+VARIANT := gpu
+LOCK := requirements-gpu.lock
+else
+VARIANT := cpu
+LOCK := requirements.lock
+endif
+STAMP := $(VENV)/.installed-$(VARIANT)
+OTHER_STAMP := $(VENV)/.installed-$(if $(filter gpu,$(VARIANT)),cpu,gpu)
 PROFILE ?= standard
 NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9]*.ipynb))
 WORKSPACE ?= workspace
@@ -32,15 +47,28 @@ export IPYTHONDIR := $(CURDIR)/tools/ipython
 export PYTHONWARNINGS := ignore::DeprecationWarning
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: setup lab test unit notebooks verify student clean assignment release collect autograde feedback
+.PHONY: setup lab test unit platforms notebooks verify student clean assignment release collect autograde feedback
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+# Switching between the CPU and the CUDA build removes the installed TensorFlow first: two
+# TensorFlow distributions in one venv overwrite each other's files (the CUDA libraries of a
+# former GPU set-up stay; the CPU build never loads them). `labkit` is this
+# distribution's former name (and an unrelated project on PyPI): either would claim the import name.
+$(STAMP): pyproject.toml $(LOCK)
+	@if [ $(VARIANT) = gpu ] && [ "$$(uname -sm)" != "Linux x86_64" ]; then \
+	  echo "make: GPU=1 (TensorFlow's CUDA build) is for Linux x86_64 only (README, Platforms)" >&2; exit 2; fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test]'
+	@unwanted=$$(if [ $(VARIANT) = gpu ]; then echo tensorflow-cpu; \
+	  elif [ "$$(uname -sm)" = "Linux x86_64" ]; then echo tensorflow; fi); \
+	if [ -n "$$unwanted" ] && $(BIN)/python -m pip show --quiet $$unwanted >/dev/null 2>&1; then \
+	  set -x; $(BIN)/python -m pip uninstall --quiet -y tensorflow tensorflow-cpu; fi
+	@$(BIN)/python -m pip uninstall --quiet -y labkit 2>/dev/null || true
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbook)" >/dev/null
+	@rm -f $(VENV)/.installed $(OTHER_STAMP)
 	@touch $(STAMP)
 
 # WORKSPACE must lie inside the repository: JupyterLab serves the repository and opens in it.
@@ -56,12 +84,19 @@ lab: setup
 
 # The tests run the quick profile unless LABKIT_PROFILE says otherwise: the standard
 # profile is a learner's session (up to ~10 minutes a notebook), not a test run.
+# Three steps: the unit tests; the install checks that ask the package index whether the
+# lock resolves on every supported platform (minutes; README, Install and platforms); the
+# notebooks.
 test: setup
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -m "not network" tests
+	$(BIN)/python -m pytest -m network tests
 	LABKIT_PROFILE=$${LABKIT_PROFILE:-quick} $(BIN)/python -m pytest $(NBVAL_FLAGS) $(NOTEBOOKS)
 
 unit: setup
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -m "not network" tests
+
+platforms: setup
+	$(BIN)/python -m pytest -m network tests
 
 notebooks: setup
 	LABKIT_PROFILE=$${LABKIT_PROFILE:-quick} $(BIN)/python -m pytest $(NBVAL_FLAGS) $(NOTEBOOKS)
