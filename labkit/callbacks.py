@@ -272,6 +272,10 @@ class GradientStats(keras.callbacks.Callback):
             self._record()
 
     def _record(self) -> None:
+        if self._probe is None:  # a hook called before on_train_begin: was "'NoneType' object is not callable"
+            raise RuntimeError("this GradientStats monitor has not started: model.fit(..., callbacks=[monitor]) "
+                               "calls its on_train_begin first; in a training loop of your own, call "
+                               "monitor.set_model(model) and monitor.on_train_begin() before its other hooks.")
         self.records.append((self._step, self._epoch, self._probe(self.x_probe, self.y_probe, "y_probe")))
 
     # results

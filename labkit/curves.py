@@ -272,7 +272,10 @@ def learning_curve(build_model: Callable[[], Any], x_train, y_train, x_val, y_va
         t, v, s, h = _train_one(build_model, x_train[idx], y_train[idx], x_val, y_val, epochs=epochs,
                                 batch_size=batch_size, seed=seed, err=err, from_logits=from_logits,
                                 fit_kwargs=dict(fit_kwargs))
-        tr.append(t), va.append(v), secs.append(s), hists.append(h)
+        tr.append(t)
+        va.append(v)
+        secs.append(s)
+        hists.append(h)
         if verbose:
             print(f"n_train {int(n):>6d}: train {err_name} {t:.4f}, val {v:.4f} ({s:.0f} s)", flush=True)
     return LearningCurve(sizes, np.array(tr), np.array(va), np.array(secs), err_name, hists)
@@ -308,7 +311,10 @@ def validation_curve(build_model: Callable[[Any], Any], param_values: Sequence[A
         t, v, s, h = _train_one(functools.partial(build_model, value), x_train, y_train, x_val, y_val,
                                 epochs=epochs, batch_size=batch_size, seed=seed, err=err,
                                 from_logits=from_logits, fit_kwargs=dict(fit_kwargs))
-        tr.append(t), va.append(v), secs.append(s), hists.append(h)
+        tr.append(t)
+        va.append(v)
+        secs.append(s)
+        hists.append(h)
         if verbose:
             print(f"{param_name} = {value:g}: train {err_name} {t:.4f}, val {v:.4f} ({s:.0f} s)", flush=True)
     return ValidationCurve(param_name, np.asarray(values), np.array(tr), np.array(va), np.array(secs),

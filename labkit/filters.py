@@ -63,9 +63,9 @@ def gabor_bank(size: int = 5, n_orientations: int = 4, wavelengths=(3.0, 5.0), p
                                             wavelength=lam, psi=psi))
     kernels += [dog_kernel(size, s) for s in dog_sigmas]
     bank = []
-    for k in kernels:
-        k = k - k.mean()
-        bank.append(k / (np.linalg.norm(k) + 1e-12))
+    for kern in kernels:
+        kern = kern - kern.mean()
+        bank.append(kern / (np.linalg.norm(kern) + 1e-12))
     bank = np.stack(bank, axis=-1)[:, :, None, :] / np.sqrt(in_channels)
     return np.repeat(bank, in_channels, axis=2).astype(np.float32)
 

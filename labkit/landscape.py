@@ -82,7 +82,7 @@ def weight_distance(a: Weights, b: Weights) -> float:
     fa, fb = _flatten(a, "a"), _flatten(b, "b")
     if fa.shape != fb.shape:
         raise ValueError(f"weight lists a and b differ in size: {fa.size} vs {fb.size} numbers.")
-    return float(np.linalg.norm(fa - fb) / max(np.linalg.norm(fa), 1e-12))
+    return float(np.linalg.norm(fa - fb) / max(float(np.linalg.norm(fa)), 1e-12))
 
 
 def loss_at(model, weights: Weights, x, y, loss_fn: Callable, batch_size: int = 1024) -> float:
@@ -105,10 +105,10 @@ def interpolate(model, a: Weights, b: Weights, x, y, loss_fn: Callable,
     """Loss along the straight line ``(1 - α)·a + α·b``. Returns ``(alphas, losses)``."""
     a, b = _check_weights(model, a, "a"), _check_weights(model, b, "b")
     _check_data(x, y, loss_fn, batch_size)
-    alphas = check_array(alphas, "alphas", ndim=1).astype(float)
+    grid = check_array(alphas, "alphas", ndim=1).astype(float)
     losses = np.array([loss_at(model, [(1 - t) * wa + t * wb for wa, wb in zip(a, b)], x, y, loss_fn, batch_size)
-                       for t in alphas])
-    return alphas, losses
+                       for t in grid])
+    return grid, losses
 
 
 def _norm(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:

@@ -189,7 +189,7 @@ class DriftDetector:
     def __init__(self, reference: np.ndarray, *, method: Literal["ks", "psi"] = "ks", alpha: float = 0.01,
                  bins: int = 10, psi_threshold: float | None = 0.25, window_size: int = 500,
                  calibration_windows: int = 50, seed: int = 0):
-        method = check_option(method, "method", ("ks", "psi"))
+        kind = check_option(method, "method", ("ks", "psi"))
         alpha = check_number(alpha, "alpha", min_val=0, max_val=1, include_min=False, include_max=False)
         bins = check_int(bins, "bins", min_val=2)  # one bin holds everything: PSI would always be 0
         window_size = check_int(window_size, "window_size", min_val=2)
@@ -199,31 +199,35 @@ class DriftDetector:
         if psi_threshold is not None:
             psi_threshold = check_number(psi_threshold, "psi_threshold", min_val=0, include_min=False)
         ref = _as_2d(reference, "reference")
-        self.method, self.alpha, self.bins = method, alpha, bins
+        self.method, self.alpha, self.bins = kind, alpha, bins
         self.n_features = ref.shape[1]
-        if method == "psi" and psi_threshold is None:
-            if len(ref) < 20:
-                raise ValueError(f"calibrating a PSI threshold needs at least 20 reference rows, got {len(ref)}.")
-            rng = np.random.default_rng(seed)
-            perm = rng.permutation(len(ref))
-            held, ref = ref[perm[: len(ref) // 2]], ref[perm[len(ref) // 2:]]
-            spec = _psi_bins(ref, self.bins, 1e-4)
-            scores = [_psi_from_bins(spec, held[rng.integers(0, len(held), window_size)], 1e-4).max()
-                      for _ in range(calibration_windows)]
-            psi_threshold = float(np.quantile(scores, 1 - self.alpha))
-        self.reference = ref
-        self.psi_threshold = psi_threshold
-        self._psi_spec = _psi_bins(ref, self.bins, 1e-4) if method == "psi" else None
-        if method == "psi":
+        self._psi_spec: list[tuple[np.ndarray, np.ndarray]] | None = None
+        if kind == "psi":
+            if psi_threshold is None:
+                if len(ref) < 20:
+                    raise ValueError(f"calibrating a PSI threshold needs at least 20 reference rows, got {len(ref)}.")
+                rng = np.random.default_rng(seed)
+                perm = rng.permutation(len(ref))
+                held, ref = ref[perm[: len(ref) // 2]], ref[perm[len(ref) // 2:]]
+                spec = _psi_bins(ref, self.bins, 1e-4)
+                scores = [_psi_from_bins(spec, held[rng.integers(0, len(held), window_size)], 1e-4).max()
+                          for _ in range(calibration_windows)]
+                psi_threshold = float(np.quantile(scores, 1 - self.alpha))
+            self._psi_spec = _psi_bins(ref, self.bins, 1e-4)
             reachable = _max_psi(self._psi_spec, 1e-4)
             if psi_threshold >= reachable:
                 raise ValueError(f"psi_threshold {psi_threshold:g} can never be exceeded with bins={bins} on this "
                                  f"reference (the largest PSI any window can reach is {reachable:.3g}), so no "
                                  "drift would ever be flagged; lower psi_threshold or use more bins.")
+        self.reference = ref
+        self.psi_threshold = psi_threshold
 
     @property
     def threshold(self) -> float:
-        return float(-np.log10(self.alpha)) if self.method == "ks" else float(self.psi_threshold)
+        if self.method == "ks":
+            return float(-np.log10(self.alpha))
+        assert self.psi_threshold is not None  # method "psi": given, or calibrated in __init__
+        return float(self.psi_threshold)
 
     def test(self, window: np.ndarray) -> DriftReport:
         """Test one window (m, d) against the reference."""
@@ -235,6 +239,7 @@ class DriftDetector:
             p_adj = min(1.0, float(p.min()) * self.n_features)
             score = max(0.0, float(-np.log10(max(p_adj, 1e-300))))
             return DriftReport(score > self.threshold, score, self.threshold, "ks", stat, p)
+        assert self._psi_spec is not None  # method "psi": set in __init__
         stat = _psi_from_bins(self._psi_spec, cur, 1e-4)
         score = float(stat.max())
         return DriftReport(score > self.threshold, score, self.threshold, "psi", stat)

@@ -380,7 +380,7 @@ def add_colab_cells(nb, name: str, repo: str = GITHUB_REPO, branch: str = GITHUB
         raise TypeError(f"nb must be a notebook with a list of cells, got {type(nb).__name__}.")
     badge, setup = colab_badge(name, repo, branch), colab_setup_source(repo, branch)
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    ours = {COLAB_BADGE_TAG: [], COLAB_SETUP_TAG: []}
+    ours: dict[str, list[str | None]] = {COLAB_BADGE_TAG: [], COLAB_SETUP_TAG: []}
     cells = []
     for cell in nb.cells:
         tag = next((t for t in (COLAB_BADGE_TAG, COLAB_SETUP_TAG) if t in _tags(cell)), None)

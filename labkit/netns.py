@@ -148,7 +148,7 @@ class Namespace:
     it and ``exec``s ``argv``, so the process keeps the launcher's PID.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._holder: subprocess.Popen | None = None
 
     @property
@@ -194,6 +194,8 @@ def _read_ready(proc: subprocess.Popen, timeout: float) -> tuple[bytes, bytes]:
     """The holder's first line (or b'' if it exited) and, if it failed, its stderr."""
     import selectors
 
+    # Namespace.start() opens all three streams with PIPE; this narrows Popen's `IO | None`.
+    assert proc.stdout is not None and proc.stderr is not None
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)
         if not sel.select(timeout):
@@ -207,15 +209,17 @@ def _read_ready(proc: subprocess.Popen, timeout: float) -> tuple[bytes, bytes]:
 
 
 def _end(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(OSError):
-        proc.stdin.close()
+    if proc.stdin is not None:  # always, from Namespace.start() (PIPE); Popen types it Optional
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
     with contextlib.suppress(ProcessLookupError, PermissionError):
         proc.kill()
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(5)
     for stream in (proc.stdout, proc.stderr):
-        with contextlib.suppress(OSError):
-            stream.close()
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 def _hold(parent_pid: int) -> int:

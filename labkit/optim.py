@@ -254,10 +254,10 @@ def lr_range_test(build_model: Callable[[], Any], x, y, *, min_lr: float = 1e-4,
         if sm > stop_factor * best:
             break
     n = len(losses)
-    sm = np.array(smoothed)
-    finite = np.where(np.isfinite(sm), sm, np.inf)
+    smooth = np.array(smoothed)
+    finite = np.where(np.isfinite(smooth), smooth, np.inf)
     best_lr = float(lrs[int(np.argmin(finite))])
-    return LRRangeTest(lrs[:n], np.array(losses), sm, best_lr / 10.0, best_lr)
+    return LRRangeTest(lrs[:n], np.array(losses), smooth, best_lr / 10.0, best_lr)
 
 
 def plot_lr_range_test(result: LRRangeTest, ax=None):

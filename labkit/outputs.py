@@ -296,12 +296,12 @@ def read_notebook(path) -> nbformat.NotebookNode:
         raise BadInputError(f"{path}: not a valid notebook ({reason}).") from None
 
 
-def report(prog: str, message: str) -> None:
-    """Print ``prog: message`` as one line on stderr."""
+def report(prog: str, message: object) -> None:
+    """Print ``prog: message`` as one line on stderr (``message`` a string or an exception: its ``str``)."""
     print(f"{prog}: {' '.join(str(message).split())}", file=sys.stderr)
 
 
-def error(prog: str, message: str) -> int:
+def error(prog: str, message: object) -> int:
     """Print ``prog: error: message`` as one line on stderr; return 2, the refusal exit code."""
     report(prog, f"error: {message}")
     return 2

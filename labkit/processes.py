@@ -214,8 +214,8 @@ def run_group(name: str, argv: list[str], envs: list[dict[str, str]], *, timeout
                 group.spawn(f"{name}{i}", argv, env=env, cwd=str(cwd) if cwd is not None else None)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                codes = [p.poll() for _, p in group.procs]
-                if all(c is not None for c in codes) or any(c not in (None, 0) for c in codes):
+                polled = [p.poll() for _, p in group.procs]
+                if all(c is not None for c in polled) or any(c not in (None, 0) for c in polled):
                     break
                 time.sleep(0.1)
         finally:

@@ -245,7 +245,7 @@ def init_two_layer(n_in: int, n_hidden: int, n_out: int, *, seed: int = 0,
     }
 
 
-def two_layer_forward(params: dict[str, Array], X) -> tuple[Array, tuple[Array, Array, Array]]:
+def two_layer_forward(params: Mapping[str, Array], X) -> tuple[Array, tuple[Array, Array, Array]]:
     """Logits (n, n_out) and the cache ``(X, Z1, H)`` the backward pass needs."""
     params = _check_params(params)
     X = _floats(X, "X")
@@ -257,12 +257,12 @@ def two_layer_forward(params: dict[str, Array], X) -> tuple[Array, tuple[Array, 
     return H @ params["W2"] + params["b2"], (X, Z1, H)
 
 
-def two_layer_loss(params: dict[str, Array], X, y) -> float:
+def two_layer_loss(params: Mapping[str, Array], X, y) -> float:
     """Mean softmax cross-entropy of the two-layer network."""
     return cross_entropy_from_logits(two_layer_forward(params, X)[0], y)
 
 
-def two_layer_backward(params: dict[str, Array], cache: tuple[Array, Array, Array],
+def two_layer_backward(params: Mapping[str, Array], cache: tuple[Array, Array, Array],
                        logits: Array, y) -> dict[str, Array]:
     """Gradients of the mean cross-entropy w.r.t. W1, b1, W2, b2 (same shapes as params)."""
     params = _check_params(params)
@@ -286,7 +286,7 @@ def two_layer_backward(params: dict[str, Array], cache: tuple[Array, Array, Arra
 _PARAMS = ("W1", "b1", "W2", "b2")
 
 
-def _check_params(params) -> dict[str, Array]:
+def _check_params(params) -> Mapping[str, Array]:
     if not isinstance(params, Mapping):
         raise TypeError(f"params must be the dict from init_two_layer, got {type(params).__name__}.")
     missing = [k for k in _PARAMS if k not in params]

@@ -104,7 +104,7 @@ def _render_one(digit: int, font_path: str, angle: float, thickness: int, height
                 contrast: float, dx: float, dy: float, size: int) -> np.ndarray:
     from PIL import Image, ImageFilter
 
-    canvas = _glyph(digit, font_path, thickness).rotate(angle, resample=Image.BILINEAR, expand=True)
+    canvas = _glyph(digit, font_path, thickness).rotate(angle, resample=Image.Resampling.BILINEAR, expand=True)
     box = canvas.getbbox()
     if box is None:  # pragma: no cover - every listed font has digit glyphs
         raise ValueError(f"font {font_path} rendered an empty {digit}")
@@ -112,7 +112,7 @@ def _render_one(digit: int, font_path: str, angle: float, thickness: int, height
     w, h = glyph.size
     scale = height / max(w, h) if w > h else height / h
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    glyph = glyph.resize((new_w, new_h), Image.LANCZOS)
+    glyph = glyph.resize((new_w, new_h), Image.Resampling.LANCZOS)
     if blur > 0:
         glyph = glyph.filter(ImageFilter.GaussianBlur(blur))
     g = np.asarray(glyph, dtype=np.float64)

@@ -122,7 +122,8 @@ def sync(out_dir, notebooks, *, reveal: bool = True, today: datetime.date | None
         outputs.read_manifest(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _ensure_ignored(out_dir)
-    code, done = 0, []
+    code = 0
+    done: list[Result] = []
     for source, dest in plan.items():
         try:
             text = outputs.notebook_text(student_notebook(outputs.read_notebook(source), reveal=reveal))
@@ -154,6 +155,7 @@ def _sync_one(source: Path, dest: Path, text: str, manifest: dict[str, str], tod
     if not (dest.exists() or dest.is_symlink()):
         outputs.write_text(dest, text, record=True)
         return Result("created", source, dest)
+    problem: str | None  # why the learner's copy is unreadable, None when it reads
     if dest.is_symlink() or not dest.is_file():
         data, problem = None, "it is not a plain file"
     else:

@@ -198,6 +198,21 @@ def test_callback_and_stats_validate_their_inputs():
         layer_stats(Sub(), x, y, loss=XENT)
 
 
+def test_callback_hook_before_on_train_begin_says_so():
+    # a bug mypy found: a hook called before on_train_begin (a training loop of one's own) failed
+    # with "'NoneType' object is not callable"; it now names the missing call
+    x, y = _data()
+    model = _mlp()
+    model.compile(keras.optimizers.SGD(0.1), XENT)
+    cb = GradientStats(x, y, every=1, unit="epoch")
+    cb.set_model(model)
+    with pytest.raises(RuntimeError, match="on_train_begin"):
+        cb.on_epoch_end(0)
+    cb.on_train_begin()  # the documented order works
+    cb.on_epoch_end(0)
+    assert cb.history["epoch"].tolist() == [0, 1]
+
+
 def test_vanishing_gradient_in_a_deep_sigmoid_net_and_not_with_the_fix():
     """The notebook's headline, on random data: a property of the architecture."""
     rng = np.random.default_rng(0)

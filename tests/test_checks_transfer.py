@@ -18,6 +18,13 @@ def test_head_param_count():
             checks.head_param_count(wrong)
 
 
+def test_head_param_count_refuses_nan_and_infinity():
+    # a bug mypy led to: int(nan) / int(inf) raised ValueError / OverflowError, not the exercise's hint
+    for wrong in (float("nan"), float("inf"), -np.inf, np.float64("nan")):
+        with pytest.raises(ExerciseError, match="whole number"):
+            checks.head_param_count(wrong)
+
+
 def _right(x):
     return np.asarray(x, dtype="float32") / 127.5 - 1.0
 

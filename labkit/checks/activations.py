@@ -146,17 +146,17 @@ def dead_fraction(fn: Callable) -> None:
     if got.size != 1:
         raise ExerciseError(ex, f"dead_fraction returned shape {got.shape}, expected one number.",
                             "Reduce to a single fraction between 0 and 1.")
-    got = float(got)
-    if np.isclose(got, np.mean(H == 0)):
+    value = float(got)
+    if np.isclose(value, np.mean(H == 0)):
         raise ExerciseError(ex, "you counted zero entries, not dead units.", hint)
-    if np.isclose(got, np.mean((H == 0).any(axis=0))):
+    if np.isclose(value, np.mean((H == 0).any(axis=0))):
         raise ExerciseError(ex, "you counted units that are zero for *some* example.", hint)
-    if np.isclose(got, np.mean((H == 0).all(axis=1))):
+    if np.isclose(value, np.mean((H == 0).all(axis=1))):
         raise ExerciseError(ex, "you looked at rows (examples) instead of columns (units).", hint)
-    if np.isclose(got, 2.0):
+    if np.isclose(value, 2.0):
         raise ExerciseError(ex, "you returned a count, not a fraction.", "Divide by the number of units, H.shape[1].")
-    if not np.isclose(got, 0.4):
-        raise ExerciseError(ex, f"got {got}, expected 0.4 (2 of 5 units dead).", hint)
+    if not np.isclose(value, 0.4):
+        raise ExerciseError(ex, f"got {value}, expected 0.4 (2 of 5 units dead).", hint)
     passed(ex)
 
 

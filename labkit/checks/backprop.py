@@ -37,14 +37,14 @@ def cross_entropy(fn: Callable) -> None:
                                 "Average them: return the mean over the batch.")
         if got.size != 1:
             raise ExerciseError(ex, f"cross_entropy returned shape {got.shape}, expected one number.", hint)
-        got = float(got)
-        if np.isclose(got, per.sum()):
+        value = float(got)
+        if np.isclose(value, per.sum()):
             raise ExerciseError(ex, "you returned the sum over the batch.", "Use the mean (divide by the batch size).")
-        if np.isclose(got, -per.mean()):
+        if np.isclose(value, -per.mean()):
             raise ExerciseError(ex, "the sign is wrong (a loss is >= 0).",
                                 "Cross-entropy is *minus* the log-probability.")
-        if not np.isclose(got, per.mean()):
-            raise ExerciseError(ex, f"got {got:.4f}, expected {per.mean():.4f}.", hint)
+        if not np.isclose(value, per.mean()):
+            raise ExerciseError(ex, f"got {value:.4f}, expected {per.mean():.4f}.", hint)
         big = np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 990.0]])
         got_big = require_array(ex, call_answer(ex, fn, "cross_entropy", (big.copy(), np.array([2, 2])), hint),
                                 "the output of cross_entropy", None, hint)

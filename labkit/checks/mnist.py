@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import secrets
+from typing import Any
 
 import keras
 import numpy as np
@@ -97,7 +99,7 @@ _SPEC_HINT = ("Write it like `dense` in section 2: keras.Sequential([keras.Input
 _LOGITS_HINT = ("The last layer outputs logits: Dense(10) with no activation (and no Softmax layer after it). "
                 "The loss applies the softmax itself when you pass from_logits=True.")
 # The spec, as (layer type, settings) after relu layers are folded into the layer before.
-_SPEC = (
+_SPEC: tuple[tuple[str, dict[str, Any]], ...] = (
     ("Conv2D", dict(filters=16, kernel_size=(3, 3), strides=(1, 1), padding="valid", activation="relu")),
     ("MaxPooling2D", dict(pool_size=(2, 2))),
     ("Conv2D", dict(filters=32, kernel_size=(3, 3), strides=(1, 1), padding="valid", activation="relu")),
@@ -441,7 +443,7 @@ def confident_mistakes(fn, *, seed: int | None = None) -> None:
     """
     require_answer(_MISTAKES_EX, fn, "confident_mistakes", _MISTAKES_HINT)
     if seed is None:
-        seed = int(np.random.SeedSequence().entropy % 2**32)
+        seed = secrets.randbits(32)  # fresh OS entropy, as np.random.SeedSequence()'s, cut to 32 bits
     rng = np.random.default_rng(seed)
     for case, probs, y_true, k in _mistake_cases(rng):
         label = f"{case} (seed={seed})"

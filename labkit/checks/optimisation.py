@@ -134,7 +134,7 @@ def clip_global_norm(fn) -> None:
         want = _clip(grads, max_norm)
         if all(np.allclose(o, w, rtol=1e-6, atol=1e-12) for o, w in zip(out, want)):
             continue
-        per_array = [g * min(1.0, max_norm / np.linalg.norm(g)) for g in grads]
+        per_array = [g * min(1.0, max_norm / float(np.linalg.norm(g))) for g in grads]
         if all(np.allclose(o, w, rtol=1e-6) for o, w in zip(out, per_array)):
             raise ExerciseError(ex, "you clipped each array by its own norm (Keras' clipnorm); clip by the norm of "
                                 "all of them together (global_clipnorm).", hint)

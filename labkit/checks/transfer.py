@@ -1,6 +1,7 @@
 """Checks for notebook 08 (transfer learning)."""
 from __future__ import annotations
 
+import math
 import numbers
 
 import keras
@@ -22,9 +23,11 @@ def head_param_count(n_params) -> None:
     """Exercise 1: parameters of Dense(10) on 1,280 features."""
     ex = "new head parameter count"
     require_answer(ex, n_params, "n_params", _HEAD_HINT)
-    if isinstance(n_params, bool) or not isinstance(n_params, numbers.Real) or float(n_params) != int(n_params):
+    # NaN and infinity are not whole numbers (int() of them raised ValueError/OverflowError here)
+    if (isinstance(n_params, bool) or not isinstance(n_params, numbers.Real) or not math.isfinite(n_params)
+            or float(n_params) != int(math.trunc(n_params))):
         raise ExerciseError(ex, f"`n_params` should be a whole number, got {n_params!r}.", _HEAD_HINT)
-    n = int(n_params)
+    n = int(math.trunc(n_params))  # int(x) of a Real, spelled the way typeshed's numbers.Real allows
     if n == 1280 * 10 + 10:
         return passed(ex, f"{n:,} trainable parameters, against 2,257,984 frozen ones in the backbone")
     if n == 1280 * 10:

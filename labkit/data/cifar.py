@@ -17,7 +17,14 @@ import numpy as np
 import tensorflow as tf
 
 from labkit.data.dataset import Dataset
-from labkit.data.decoded_cache import CacheRejected, decoded_paths, discard, read_decoded_cache, write_decoded_cache
+from labkit.data.decoded_cache import (
+    CacheRejected,
+    Splits,
+    decoded_paths,
+    discard,
+    read_decoded_cache,
+    write_decoded_cache,
+)
 from labkit.data.sources import cache_dir, data_dir, download_from_mirrors, not_found, verify_file
 from labkit.download import ChecksumError, is_offline
 
@@ -34,7 +41,7 @@ def _decode_jpegs(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return np.concatenate([b.numpy() for b in ds]).astype(np.uint8)
 
 
-def _cifar_from_jpeg_npz(path: Path, sha: str) -> tuple[tuple[np.ndarray, ...], str]:
+def _cifar_from_jpeg_npz(path: Path, sha: str) -> tuple[Splits, str]:
     """Decode the verified JPEG copy at ``path`` (SHA-256 ``sha``), or take its verified decoded cache.
 
     Returns the four arrays and where they came from, for ``Dataset.source``.
@@ -56,9 +63,9 @@ def _cifar_from_jpeg_npz(path: Path, sha: str) -> tuple[tuple[np.ndarray, ...], 
                               f"{path} again{undeleted}.", stacklevel=4)
         x_train = _decode_jpegs(d["train_jpeg"], d["train_offsets"])
         x_test = _decode_jpegs(d["test_jpeg"], d["test_offsets"])[order]
-    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    decoded = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     try:
-        write_decoded_cache(npz, record, arrays, sha)
+        write_decoded_cache(npz, record, decoded, sha)
         cached = f"cached at {npz}"
         discard(npz.with_name(f"decoded-v2-{sha[:16]}.npz"))  # the unrecorded format before v3
     except OSError as err:  # a full disk or read-only home is not an error, only slower next time
@@ -68,7 +75,7 @@ def _cifar_from_jpeg_npz(path: Path, sha: str) -> tuple[tuple[np.ndarray, ...], 
     return (x_train, y_train, x_test, y_test), f"LABKIT_DATA_DIR: {path} (decoded now; {cached})"
 
 
-def _cifar_from_binary_tar(path: Path) -> tuple[np.ndarray, ...]:
+def _cifar_from_binary_tar(path: Path) -> Splits:
     """Read the authors' binary distribution straight from the archive (no extraction)."""
     def read(tar: tarfile.TarFile, member: str) -> tuple[np.ndarray, np.ndarray]:
         fh = tar.extractfile(f"cifar-10-batches-bin/{member}")

@@ -25,6 +25,8 @@ __all__ = ["CacheRejected", "decoded_paths", "write_npz", "write_decoded_cache",
 
 _DECODED_FORMAT = "labkit decoded CIFAR-10, v3"
 _DECODED_KEYS = ("x_train", "y_train", "x_test", "y_test")
+# the four arrays in that order, Dataset's positional order
+Splits = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 class CacheRejected(Exception):
@@ -79,7 +81,7 @@ def write_decoded_cache(npz: Path, record: Path, arrays: dict[str, np.ndarray], 
 
 
 def read_decoded_cache(npz: Path, record: Path, source_sha: str,
-                       expected: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+                       expected: dict[str, np.ndarray]) -> Splits:
     """The cached arrays, once the file matches its record and the verified source.
 
     ``expected`` holds the labels (and so the lengths) the source gives. Raises
@@ -127,7 +129,7 @@ def read_decoded_cache(npz: Path, record: Path, source_sha: str,
         if not np.array_equal(y, want):
             raise CacheRejected(f"y_{split} differs from the source's labels in "
                                 f"{int(np.count_nonzero(y != want))} place(s)")
-    return tuple(arrays[k] for k in _DECODED_KEYS)
+    return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]  # _DECODED_KEYS' order
 
 
 def discard(*paths: Path) -> str:

@@ -348,8 +348,8 @@ def multiclass_report(y_true: Any, y_pred: Any, class_names: Sequence[str] | Non
     else:
         k = t_cols or p_cols or max(int(max(t.max(), p.max())) + 1, 2)
     names = class_names or tuple(str(i) for i in range(k))
-    for arg, labels in (("y_true", t), ("y_pred", p)):
-        top = int(labels.max())
+    for arg, given in (("y_true", t), ("y_pred", p)):
+        top = int(given.max())
         if top >= k:
             raise ValueError(f"{arg} has label {top} but there are only {k} classes ({', '.join(names[:5])}"
                              f"{', ...' if k > 5 else ''}); labels must be 0..{k - 1}.")

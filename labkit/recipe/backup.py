@@ -10,7 +10,7 @@ import stat
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import keras
 import numpy as np
@@ -56,9 +56,9 @@ def _unsafe_folder(path: Path) -> str | None:
     return None
 
 
-def backup_root(backup_dir: str | os.PathLike | bool) -> Path | None:
+def backup_root(backup_dir: str | os.PathLike | Literal[True]) -> Path | None:
     """The folder that holds the run folders: created private if missing; None (with a warning that
-    names it and why) when it cannot be created or is not safe to use."""
+    names it and why) when it cannot be created or is not safe to use. ``True``: :func:`recipe_backup_root`."""
     root = recipe_backup_root() if backup_dir is True else Path(backup_dir).expanduser()
     try:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -84,7 +84,7 @@ def recipe_fingerprint(x: np.ndarray, y: np.ndarray, settings: dict) -> str:
     for a in (x, y):
         a = np.ascontiguousarray(a)
         h.update(f"|{a.dtype.str}{a.shape}|".encode())
-        h.update(a.reshape(-1).view(np.uint8))
+        h.update(a.reshape(-1).view(np.uint8).data)  # its buffer (typeshed's Buffer on 3.11 is not ndarray)
     return h.hexdigest()
 
 

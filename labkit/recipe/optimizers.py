@@ -184,7 +184,7 @@ class Lookahead(keras.callbacks.Callback):
         self.start_step, self.total_steps, self.every = int(start_step), int(total_steps), int(every)
         self.decay_base, self.decay_pow = float(decay_base), float(decay_pow)
         self.ema = None
-        self.vars = []
+        self.vars: list = []  # the model's Keras variables, set in on_train_begin
 
     def on_train_begin(self, logs=None):
         # the trained weights and batch norm's running statistics (airbench: the state dict)

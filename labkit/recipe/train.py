@@ -258,6 +258,7 @@ def train_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray | 
     cfg = dict(cfg, **extra)
 
     def test_acc() -> float:
+        assert x_test is not None  # RecipeLog gets test_acc only when evaluate (x_test given)
         logits = predict_tta(model, x_test, tta=cfg["tta"])
         return float(np.mean(np.argmax(logits, 1) == y_test))
 

@@ -43,7 +43,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         self.owner = self.server.owner
-        self.timeout = self.owner.request_timeout   # every socket read and write
+        # every socket read and write. typeshed declares StreamRequestHandler.timeout a ClassVar, but
+        # StreamRequestHandler.setup() reads it through self, so an instance value is what it uses.
+        self.timeout = self.owner.request_timeout  # type: ignore[misc]
         super().setup()
         self._linger = self._answered = self._body_read = False
 
@@ -234,6 +236,9 @@ class LoopbackHTTPServer(HTTPServer):
     honours and whose ``health()`` and ``handle_predict(body)`` answer the requests.
     """
 
+    # An AF_INET/AF_INET6 socket's own address: a str host (typeshed's TCPServer allows bytes too).
+    server_address: tuple[str, int] | tuple[str, int, int, int]
+
     def __init__(self, owner: "PredictionServer"):
         self.owner = owner
         self.address_family = socket.AF_INET6 if ":" in owner.host else socket.AF_INET
@@ -253,7 +258,9 @@ class LoopbackHTTPServer(HTTPServer):
         TCPServer.server_bind(self)   # HTTPServer's would call socket.getfqdn: a DNS lookup
         self.server_name, self.server_port = self.server_address[:2]
 
-    def process_request(self, request: socket.socket, client_address) -> None:
+    # A TCPServer's request is always the connection's socket (the (bytes, socket) form in
+    # BaseServer's signature is UDPServer's), so this narrower parameter type is safe.
+    def process_request(self, request: socket.socket, client_address) -> None:  # type: ignore[override]
         while not self._slots.acquire(timeout=0.05):
             self.service_actions()   # keep cutting overdue connections while every slot is taken
             if self._stopping.is_set():
