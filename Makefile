@@ -47,7 +47,7 @@ export IPYTHONDIR := $(CURDIR)/tools/ipython
 export PYTHONWARNINGS := ignore::DeprecationWarning
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: setup lab test unit platforms notebooks verify student clean assignment release collect autograde feedback
+.PHONY: setup lab test unit platforms notebooks verify student book clean assignment release collect autograde feedback
 
 setup: $(STAMP)
 
@@ -106,6 +106,13 @@ verify: setup
 
 student: setup
 	$(BIN)/python -m labkit.student --out student $(NOTEBOOKS)
+
+# The notebooks as a static, searchable HTML site with their stored outputs (Sphinx + MyST-NB,
+# nothing is executed: seconds), in build/book/html/; warnings fail it. RESULTS=FILE puts a
+# results table (`make verify`'s build/standard/results.md) on its Results page; by default the
+# newest committed results.md, if any. tests/test_book.py builds it with the same script.
+book: setup
+	$(BIN)/python book/build.py --out build/book $(if $(RESULTS),--results $(RESULTS)) $(NOTEBOOKS)
 
 clean:
 	rm -rf build student
