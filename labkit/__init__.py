@@ -11,13 +11,13 @@ Public entry points::
     labkit.record("mnist.cnn.test_accuracy", 0.991)
 
 Sub-modules: ``data`` and ``download``, ``registry``, ``profiles``, ``validation``, ``models``,
-``recipe`` (the fast CIFAR-10 recipe), ``training``, ``callbacks``, ``optim``, ``metrics``
-(``reports``, ``evaluation``, ``scores``), ``diagnose``, ``curves``, ``errors``, ``plots``,
-``interpret``, ``flops``, ``imbalance``, ``monitor``, ``serve``, ``synth``, ``landscape``,
-``filters``, ``processes`` and ``netns`` (supervised child processes in a private network),
-``cluster`` (local TensorFlow clusters),
-``distribute``, ``tuning``, ``scratch``, ``checks``; authoring tools ``student``, ``nbtools``,
-``runbook``, ``workspace`` and ``outputs`` (the rule they share for writing files).
+``recipe`` (the fast CIFAR-10 recipe), ``training`` and ``progress`` (the live progress line),
+``callbacks``, ``optim``, ``metrics`` (``reports``, ``evaluation``, ``scores``), ``diagnose``,
+``curves``, ``errors``, ``plots``, ``interpret``, ``flops``, ``imbalance``, ``monitor``,
+``serve``, ``synth``, ``landscape``, ``filters``, ``processes`` and ``netns`` (supervised child
+processes in a private network), ``cluster`` (local TensorFlow clusters), ``distribute``,
+``tuning``, ``scratch``, ``checks``; authoring tools ``student``, ``nbtools``, ``runbook``,
+``workspace`` and ``outputs`` (the rule they share for writing files).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Training helpers: quiet one-line-per-epoch logs, timing, tf.data input pipelines."""
+"""Training helpers: ``fit`` with a live progress line (:mod:`labkit.progress`), timing, tf.data input pipelines."""
 from __future__ import annotations
 
 import time
@@ -6,47 +6,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from labkit.validation import check_array, check_bool, check_callable, check_int, check_str
+from labkit.progress import EpochLogger, ProgressLine
+from labkit.validation import check_array, check_bool, check_callable, check_int
 
-__all__ = ["EpochLogger", "make_logger", "fit", "FitResult", "timer", "as_dataset", "images_to_float"]
+__all__ = ["EpochLogger", "ProgressLine", "make_logger", "fit", "FitResult", "timer", "as_dataset", "images_to_float"]
 
 
-class EpochLogger(keras.callbacks.Callback):
-    """Prints one short line every ``every`` epochs (and the last): metrics and elapsed time.
+def make_logger(every: int = 1, prefix: str = "") -> ProgressLine:
+    """The progress display :func:`fit` uses: a :class:`~labkit.progress.ProgressLine`.
 
-    Keras' own ``verbose=2`` prints every epoch with no elapsed total; this keeps long
-    runs to a few lines. State lives on the instance and is reset in ``on_train_begin``,
-    so one logger can serve several ``fit`` calls.
+    In a notebook: one live line (epoch, batch, loss, elapsed, time left) that ends as a summary
+    line. Elsewhere: one line every ``every`` epochs (and the last), as :class:`EpochLogger` prints.
     """
-
-    def __init__(self, every: int = 1, prefix: str = ""):
-        super().__init__()
-        self.every = check_int(every, "every", min_val=1)
-        self.prefix = check_str(prefix, "prefix", allow_empty=True)
-        self.start = 0.0
-        self.epochs = 0
-
-    def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
-        self.epochs = self.params.get("epochs", 0)
-
-    def on_epoch_end(self, epoch, logs=None):
-        n = epoch + 1
-        if n % self.every and n != self.epochs:
-            return
-        items = " - ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items()
-                           if isinstance(v, (int, float, np.floating)) and k != "learning_rate")
-        print(f"{self.prefix}epoch {n}/{self.epochs} - {items} - {time.perf_counter() - self.start:.0f} s",
-              flush=True)
-
-
-def make_logger(every: int = 1, prefix: str = "") -> EpochLogger:
-    """An :class:`EpochLogger` printing one line every ``every`` epochs (and the last)."""
-    return EpochLogger(every, prefix)
+    return ProgressLine(every, prefix)
 
 
 @dataclass
@@ -67,7 +42,10 @@ class FitResult:
 
 def fit(model, x, y=None, *, epochs: int, batch_size: int | None = 128, validation_data=None,
         callbacks: list | None = None, log_every: int = 1, quiet: bool = False, **kwargs: Any) -> FitResult:
-    """``model.fit`` with a compact log (or none) and the wall time measured.
+    """``model.fit`` with a progress display (or none) and the wall time measured.
+
+    The display is :func:`make_logger`'s: a live line with a time estimate in a notebook, one
+    line every ``log_every`` epochs elsewhere; ``quiet=True`` shows nothing.
 
     Accepts arrays or a ``tf.data.Dataset`` exactly as ``model.fit`` does.
     """
