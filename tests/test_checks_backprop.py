@@ -3,10 +3,12 @@ rejects the placeholder and the typical wrong answers with the matching hint."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from exercise_cells import check_tests, placeholder
 from scipy import special
 
 from labkit import scratch as ref
+from labkit.checks import ExerciseError
 from labkit.checks import backprop as checks
 
 CASES = [
@@ -18,12 +20,16 @@ CASES = [
         ([lambda z, y: np.sum(special.logsumexp(z, axis=1) - z[np.arange(len(y)), y])], "sum over the batch"),
         ([lambda z, y: -np.mean(special.logsumexp(z, axis=1) - z[np.arange(len(y)), y])], "sign"),
     ]),
-    (checks.kl_divergence, [lambda p, q: np.sum(p * np.log(p / q), axis=-1)], [
+    (checks.kl_divergence, [lambda p, q: np.sum(p * np.log(np.where(p > 0, p, 1.0) / q), axis=-1)], [
         ([placeholder], "not written yet"),
         ([lambda p, q: np.sum(q * np.log(q / p), axis=-1)], "swapped"),
         ([lambda p, q: np.sum(p * np.log2(p / q), axis=-1)], "base"),
         ([lambda p, q: np.sum(p * np.log(p / q))], "over the batch"),
         ([lambda p, q: -np.sum(p * np.log(p / q), axis=-1)], "sign"),
+        # right for p > 0 only: 0 * log(0 / q) is nan, so one-hot targets give nan
+        ([lambda p, q: np.sum(p * np.log(p / q), axis=-1)], "p_i = 0"),
+        # the right values with the last axis hard-coded as axis 1
+        ([lambda p, q: np.sum(special.rel_entr(p, q), axis=1)], "last axis|shape|raised"),
     ]),
     (checks.graph_derivatives, [*(lambda a: ((a - 1) * 2.0, a - 1))(special.expit(0.75))], [
         ([None, None], "no answer yet"),
@@ -32,6 +38,7 @@ CASES = [
         ([(special.expit(0.75) - 1), (special.expit(0.75) - 1) * 2], "swapped"),
         ([special.expit(0.75) * (1 - special.expit(0.75)) * 2, 0.1], "sigmoid's derivative"),
         (["a", 1.0], "number"),
+        ([True, 1.0], "bool"),
     ]),
     (checks.backward, [lambda params, cache, logits, y: _backward_ok(params, cache, logits, y)], [
         ([placeholder], "not written yet"),
@@ -48,6 +55,11 @@ CASES = [
         ([lambda f, x, eps: 2 * _numgrad(f, x, eps)], "twice"),
         ([lambda f, x, eps: _numgrad(f, x, eps, restore=False)], "x was changed"),
         ([lambda f, x, eps: _numgrad(f, x, eps).ravel()], "shape"),
+        # eps hard-coded to the check's 1e-3 (or any other value): right there, wrong for another eps
+        ([lambda f, x, eps: _numgrad(f, x, 1e-3)], "eps"),
+        ([lambda f, x, eps: _numgrad(f, x, 1e-6)], "eps"),
+        # written for a 2-D x only
+        ([lambda f, x, eps: _numgrad_2d(f, x, eps)], "2-D"),
     ]),
     (checks.soft_threshold, [lambda w, t: np.sign(w) * np.maximum(np.abs(w) - t, 0)], [
         ([placeholder], "not written yet"),
@@ -85,6 +97,51 @@ def _numgrad(f, x, eps, kind="central", restore=True):
         if restore:
             x[i] = old
     return g
+
+
+def _numgrad_2d(f, x, eps):
+    g = np.zeros_like(x)
+    for r in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            old = x[r, c]
+            x[r, c] = old + eps
+            up = f(x)
+            x[r, c] = old - eps
+            g[r, c] = (up - f(x)) / (2 * eps)
+            x[r, c] = old
+    return g
+
+
+@pytest.mark.parametrize("wrap", [np.float32, np.array, lambda v: np.array([v])],
+                         ids=["float32", "0-d array", "1-element array"])
+def test_graph_derivatives_accepts_any_one_number(wrap, capsys):
+    a = special.expit(0.75)
+    checks.graph_derivatives(wrap((a - 1) * 2.0), wrap(a - 1))
+    assert "✔" in capsys.readouterr().out
+
+
+def test_kl_and_numerical_gradient_draw_fresh_inputs():
+    shapes, eps_seen = [], []
+
+    def kl_spy(p, q):
+        shapes.append(p.shape)
+        return ref.kl_divergence(p, q)
+
+    def ng_spy(f, x, eps):
+        shapes.append(x.shape)
+        eps_seen.append(eps)
+        return _numgrad(f, x, eps)
+
+    checks.kl_divergence(kl_spy)
+    assert len(set(shapes)) >= 3 and any(len(s) == 1 for s in shapes) and any(len(s) == 3 for s in shapes)
+    shapes.clear()
+    checks.numerical_gradient(ng_spy)
+    assert len(set(shapes)) >= 3 and len(set(eps_seen)) >= 3
+
+
+def test_kl_names_the_seed():
+    with pytest.raises(ExerciseError, match="seed=4"):
+        checks.kl_divergence(lambda p, q: np.sum(p * np.log(p / q), axis=-1), seed=4)
 
 
 # The solutions each check must pass, and the names the notebook defines before its exercise cells

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from labkit.checks import ExerciseError
@@ -31,6 +32,30 @@ def test_second_worker_config():
                          ({"cluster": _RIGHT["cluster"]}, "keys")]:
         with pytest.raises(ExerciseError, match=hint):
             check.second_worker_config(answer)
+
+
+@pytest.mark.parametrize("answer, hint", [
+    ({**_RIGHT, "cluster": {**_RIGHT["cluster"], "junk": 5}}, "junk"),
+    ({**_RIGHT, "cluster": {**_RIGHT["cluster"], "chief": ["10.0.0.9:2222"]}}, "chief"),
+    ({**_RIGHT, "task": {"type": "worker", "index": 1, "junk": "x"}}, "junk"),
+    ({**_RIGHT, "task": {"type": "worker", "index": True}}, "bool"),
+    ({**_RIGHT, "task": {"type": "worker", "index": "1"}}, "string"),
+    ({**_RIGHT, "task": {"type": "worker", "index": 1.5}}, "integer"),
+    ({**_RIGHT, "task": {"type": "worker"}}, "index"),
+    ({**_RIGHT, "cluster": {"worker": ["10.0.0.1:2222", 2222], "ps": ["10.0.0.3:2222"]}}, "host:port"),
+    ({**_RIGHT, "task": {"type": "worker", "index": np.int64(1)}}, "JSON"),
+])
+def test_second_worker_config_rejects_junk_and_non_integer_indices(answer, hint):
+    with pytest.raises(ExerciseError, match=hint) as err:
+        check.second_worker_config(answer)
+    assert "Hint:" in str(err.value)
+
+
+@pytest.mark.parametrize("gb, lr", [(np.int64(128), 0.2), (128.0, np.float64(0.2)), (np.array([128]), 0.2),
+                                    (np.array(128), np.float32(0.2))])
+def test_scaled_recipe_accepts_any_number_type(gb, lr, capsys):
+    check.scaled_recipe(gb, lr)
+    assert "correct" in capsys.readouterr().out
 
 
 def test_distinct_learning_rates():

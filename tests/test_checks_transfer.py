@@ -76,10 +76,41 @@ def _unfreeze_everything(model, name):
     model.trainable = True
 
 
+_TOY_NAMES = ["input_layer", "conv_a", "bn_a", "conv_b", "bn_b", "pool", "dense"]
+
+
+def _unfreeze_hard_coded(model, name):
+    """Right for the check's toy model, by its layer names: fails on any other model."""
+    model.trainable = True
+    later = _TOY_NAMES[_TOY_NAMES.index(name):]
+    for layer in model.layers:
+        layer.trainable = layer.name in later
+
+
+def _unfreeze_by_position(model, name):
+    """Right on the toy model: counts the toy model's 7 layers instead of looking the name up."""
+    model.trainable = True
+    first = {"conv_b": 3, "bn_b": 4, "dense": 6}.get(name, 3)
+    for i, layer in enumerate(model.layers):
+        layer.trainable = i >= first
+
+
 def test_unfreeze_from():
     checks.unfreeze_from(_unfreeze_right)
     for wrong, says in [(None, "no answer"), (_not_written, "not written"),
                         (_unfreeze_forgets_model, "trains the weights of"),
-                        (_unfreeze_off_by_one, "wrong layers"), (_unfreeze_everything, "wrong layers")]:
+                        (_unfreeze_off_by_one, "wrong layers"), (_unfreeze_everything, "wrong layers"),
+                        (_unfreeze_hard_coded, "toy model|hard-code"), (_unfreeze_by_position, "toy model|hard-code")]:
         with pytest.raises(ExerciseError, match=says):
             checks.unfreeze_from(wrong)
+
+
+def test_unfreeze_from_builds_fresh_models():
+    seen = []
+
+    def spy(model, name):
+        seen.append(([layer.name for layer in model.layers], name))
+        _unfreeze_right(model, name)
+
+    checks.unfreeze_from(spy)
+    assert len({tuple(names) for names, _ in seen}) >= 3 and any("conv_a" not in names for names, _ in seen)

@@ -13,12 +13,18 @@ for 03, ``checks.mnist``, ...); helpers used by more than one of them live here.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
-from typing import Any
+import math
+import numbers
+import secrets
+import warnings
+from typing import Any, Iterator
 
 import numpy as np
 
-__all__ = ["ExerciseError", "require_answer", "require_array", "require_output", "call_answer", "passed", "close"]
+__all__ = ["ExerciseError", "require_answer", "require_array", "require_output", "require_number", "call_answer",
+           "passed", "close", "fresh_seed", "numpy_warnings", "overflow_warnings"]
 
 
 class ExerciseError(AssertionError):
@@ -92,6 +98,81 @@ def call_answer(exercise: str, fn: Any, name: str, args: tuple, hint: str) -> An
 
 def close(a: np.ndarray, b: np.ndarray, rtol: float = 1e-5, atol: float = 1e-7) -> bool:
     return bool(np.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def require_number(exercise: str, value: Any, name: str, hint: str, *, integer: bool = False,
+                   kind: str | None = None) -> Any:
+    """``value`` as one finite Python number (an ``int`` when ``integer``), or a hint saying what it is instead.
+
+    Accepted: Python and NumPy numbers (``np.int64(4)``, ``np.float32(0.2)``), a 0-d or one-element
+    array, and - when ``integer`` - a whole float such as ``193.0``. Refused, each with its own
+    problem: a string (``"193"``), a bool (``True`` is not a count), a list, an array of several
+    numbers, nan/inf and, when ``integer``, a fraction (``193.5``). ``name`` is how the problem
+    names the value (e.g. ``"`n_params`"``, ``"conv_flops(32, 32, 3, 3, 32)"``); ``kind`` what it
+    should be (default "a number", or "a whole number (an integer)").
+    """
+    kind = kind or ("a whole number (an integer)" if integer else "a number")
+
+    def refuse(what: str) -> ExerciseError:
+        return ExerciseError(exercise, f"{name} is {what}, expected {kind}.", hint)
+
+    if value is None:
+        raise refuse("None (did you forget the `return` or the assignment?)")
+    if isinstance(value, (str, bytes)):
+        raise refuse(f"the string {value!r} (numbers are written without quotes)")
+    if isinstance(value, (bool, np.bool_)):
+        raise refuse(f"the bool {value!r} (True/False is not a number here)")
+    if isinstance(value, (list, tuple, set, dict)):
+        raise refuse(f"a {type(value).__name__} ({value!r:.60}), not one number")
+    if isinstance(value, (np.ndarray, np.generic)) or (hasattr(value, "__array__")
+                                                       and not isinstance(value, numbers.Number)):
+        try:
+            arr = np.asarray(value)
+        except Exception:  # noqa: BLE001 - anything unconvertible is a wrong answer
+            raise refuse(f"a {type(value).__name__}") from None
+        if arr.size != 1:
+            raise ExerciseError(exercise, f"{name} is an array of shape {arr.shape}, expected one number.", hint)
+        if arr.dtype.kind == "b":
+            raise refuse(f"the bool {bool(arr.reshape(-1)[0])} (True/False is not a number here)")
+        if arr.dtype.kind not in "iuf":
+            raise refuse(f"an array of dtype {arr.dtype}")
+        value = arr.reshape(-1)[0].item()
+    if not isinstance(value, numbers.Real):
+        raise refuse(f"a {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise refuse(f"{value!r} (not a finite number)")
+    if integer:
+        if number != math.floor(number):
+            raise refuse(f"{value!r}, which has a fractional part")
+        return int(value) if isinstance(value, numbers.Integral) else int(number)
+    return value if isinstance(value, int) else number
+
+
+def fresh_seed(seed: int | None = None) -> int:
+    """``seed``, or when it is None a fresh one from the OS (cut to 32 bits), for a check's random cases.
+
+    A check names the seed in every failure, so that ``check(answer, seed=...)`` replays the case.
+    """
+    return secrets.randbits(32) if seed is None else int(seed)
+
+
+@contextlib.contextmanager
+def numpy_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    """Record the RuntimeWarnings NumPy raises inside (overflow, divide by zero, invalid value).
+
+    Underflow stays silent (exp of a very negative number is 0, correctly); the student's own
+    ``np.errstate`` inside the block still wins, as it should.
+    """
+    with np.errstate(over="warn", divide="warn", invalid="warn", under="ignore"), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        yield caught
+
+
+def overflow_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    """The messages of the floating-point RuntimeWarnings among ``caught`` (see :func:`numpy_warnings`)."""
+    return [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
 
 
 def __getattr__(name: str) -> Any:  # lazy sub-modules: checks.mnist, checks.cifar10, ...

@@ -12,7 +12,18 @@ from typing import Any, Callable
 import numpy as np
 
 from labkit import scratch as ref
-from labkit.checks import ExerciseError, call_answer, close, passed, require_answer, require_array, require_output
+from labkit.checks import (
+    ExerciseError,
+    call_answer,
+    close,
+    fresh_seed,
+    numpy_warnings,
+    overflow_warnings,
+    passed,
+    require_answer,
+    require_number,
+    require_output,
+)
 
 __all__ = ["sigmoid_prime", "leaky_relu", "collapse_linear", "softmax", "dead_fraction", "output_activations"]
 
@@ -27,15 +38,30 @@ def _finite_or_hint(ex: str, got: np.ndarray, what: str) -> None:
                             "exp(-|z|)).")
 
 
-def sigmoid_prime(fn: Callable) -> None:
-    """``sigmoid_prime(z)`` = s(z) (1 - s(z)), finite for |z| = 1000."""
+def _sigmoid_prime_inputs(rng) -> list[np.ndarray]:
+    """Fresh z of several shapes (0-d, 1-D, 2-D), mixing moderate values with |z| from 30 to 1000."""
+    cases = [np.array(rng.normal() * 3.0), rng.normal(size=int(rng.integers(5, 12))) * 4.0]
+    big = rng.uniform(30.0, 1000.0, size=(3, 4)) * rng.choice([-1.0, 1.0], size=(3, 4))
+    big[0, :2] = [-1000.0, 1000.0]
+    big[1, 1:3] = rng.normal(size=2)   # moderate values in the same array
+    cases.append(big)
+    cases.append(rng.uniform(-750.0, -700.0, size=6))  # exp(-z) overflows here, exp(z) does not
+    return cases
+
+
+def sigmoid_prime(fn: Callable, *, seed: int | None = None) -> None:
+    """``sigmoid_prime(z)`` = s(z) (1 - s(z)), finite, accurate and without overflow warnings for |z| up to 1000.
+
+    First fixed z in [-6, 6] (whose mistakes get specific hints) and the fixed large inputs, then
+    fresh random z of several shapes (``seed=None``: a new seed each call, named in any failure).
+    """
     ex = "sigmoid_prime"
     hint = "If s = sigmoid(z) then d s / d z = s * (1 - s)."
+    unstable = ("Compute it from a sigmoid that never takes exp of a large positive number, e.g. the "
+                "`sigmoid` defined above (safe for any z) or exp(-|z|) / (1 + exp(-|z|))**2: the textbook "
+                "1 / (1 + np.exp(-z)) overflows for z = -1000.")
     z = np.linspace(-6, 6, 25)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with numpy_warnings():
         got = require_output(ex, call_answer(ex, fn, "sigmoid_prime", (z.copy(),), hint), "sigmoid_prime",
                              z.shape, hint)
         want = ref.sigmoid_prime(z)
@@ -48,12 +74,30 @@ def sigmoid_prime(fn: Callable) -> None:
             if close(got, s * (1 + s)) or close(got, -s * (1 - s)):
                 raise ExerciseError(ex, "a sign is wrong.", hint)
             raise ExerciseError(ex, "wrong values.", hint)
-        big = require_output(ex, call_answer(ex, fn, "sigmoid_prime", (_BIG.copy(),), hint), "sigmoid_prime",
-                             _BIG.shape, hint)
-    _finite_or_hint(ex, big, "sigmoid_prime")
-    if not close(big, ref.sigmoid_prime(_BIG), atol=1e-12):
-        raise ExerciseError(ex, "wrong values for large |z| (the derivative should be ~0 there).", hint)
-    passed(ex, f"max {float(got.max()):.2f} at z = 0")
+    first = got
+    seed = fresh_seed(seed)
+    for zc in [_BIG, *_sigmoid_prime_inputs(np.random.default_rng(seed))]:
+        where = f"for z of shape {zc.shape} with |z| up to {np.abs(zc).max():.0f} (seed={seed})"
+        with numpy_warnings() as caught:
+            out = call_answer(ex, fn, "sigmoid_prime", (zc.copy(),), hint)
+        if out is not None and np.shape(out) == first.shape and close(np.asarray(out, dtype=float), first):
+            raise ExerciseError(ex, f"sigmoid_prime returned the same values {where} as for the check's first "
+                                    "z: they are hard-coded.", "Compute the derivative from the argument z.")
+        got = require_output(ex, out, "sigmoid_prime", zc.shape, hint)
+        _finite_or_hint(ex, got, "sigmoid_prime")
+        warned = overflow_warnings(caught)
+        if warned:
+            raise ExerciseError(ex, f"sigmoid_prime raised the warning {warned[0]!r} {where}: it is unstable "
+                                    "for large inputs (its exp overflowed to inf).", unstable)
+        want = ref.sigmoid_prime(zc)
+        moderate = np.abs(zc) <= 15
+        if not (close(got, want, rtol=0, atol=1e-12) and close(got[moderate], want[moderate], rtol=1e-6, atol=0)):
+            i = np.unravel_index(np.argmax(np.abs(got - want)), zc.shape)
+            raise ExerciseError(ex, f"wrong values for large |z| {where}: at z = {zc[i]:.4g} it gives {got[i]:.3g}, "
+                                    f"not {want[i]:.3g} (the derivative should be ~0 there).", hint)
+        if np.any(got < 0) or np.any(got > 0.25):
+            raise ExerciseError(ex, f"values outside [0, 0.25] {where}.", hint)
+    passed(ex, f"max {float(first.max()):.2f} at z = 0; finite and warning-free up to |z| = 1000")
 
 
 def leaky_relu(fn: Callable) -> None:
@@ -135,29 +179,75 @@ def softmax(fn: Callable) -> None:
     passed(ex, "rows sum to 1, no overflow at 1000")
 
 
-def dead_fraction(fn: Callable) -> None:
-    """``dead_fraction(H)``: share of units (columns) that are 0 for every example (row)."""
+_DEAD_HINT = ("A ReLU unit is dead on this data when its output is 0 for every example: look at each column "
+              "of H (n_examples, n_units) and count the columns whose maximum is 0; divide by the number of units.")
+_DEAD_H = np.array([[0.0, 1.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 3.0, 0.0], [0.0, 0.5, 0.0, 0.0, 0.0]])
+
+
+def _dead_cases(rng) -> list[np.ndarray]:
+    """Fresh ReLU outputs of several shapes with a known set of dead columns (none, some, all)."""
+    cases = []
+    for n, units, share in ((8, 10, 0.3), (50, 7, 0.0), (1, 6, 0.5), (20, 16, 0.75), (5, 4, 1.0), (30, 9, 0.4)):
+        H = np.maximum(rng.normal(size=(n, units)), 0) * rng.uniform(0.5, 3.0)
+        H[rng.integers(n), :] += rng.uniform(0.1, 1.0, size=units)  # every column alive to begin with
+        dead = rng.choice(units, int(round(share * units)), replace=False)
+        H[:, dead] = 0.0
+        cases.append(H.astype(np.float32) if units == 16 else H)  # Keras gives float32
+    return cases
+
+
+def _dead_value(ex: str, fn: Callable, H: np.ndarray) -> float:
+    out = call_answer(ex, fn, "dead_fraction", (H.copy(),), _DEAD_HINT)
+    if out is None:
+        raise ExerciseError(ex, "`dead_fraction` returned None.", "Did you forget the `return` statement?")
+    if np.ndim(out) > 0 and np.size(out) == H.shape[1] and not isinstance(out, (str, bytes)):
+        raise ExerciseError(ex, f"dead_fraction returned {np.shape(out)} values, one per unit, expected one number.",
+                            "Reduce to a single fraction between 0 and 1 (np.mean of the per-unit True/False).")
+    return float(require_number(ex, out, "the output of dead_fraction", _DEAD_HINT, kind="one number"))
+
+
+def _dead_mistakes(ex: str, value: float, H: np.ndarray, where: str) -> None:
+    want = float(np.mean(H.max(axis=0) <= 0))
+    wrong = [
+        (np.mean(H == 0), "you counted zero entries, not dead units.", _DEAD_HINT),
+        (np.mean((H == 0).any(axis=0)), "you counted units that are zero for *some* example.", _DEAD_HINT),
+        (np.mean((H == 0).all(axis=1)), "you looked at rows (examples) instead of columns (units).", _DEAD_HINT),
+        (np.sum(H.max(axis=0) <= 0), "you returned a count, not a fraction.",
+         "Divide by the number of units, H.shape[1]."),
+    ]
+    for formula, problem, hint in wrong:
+        if not np.isclose(formula, want) and np.isclose(value, formula):
+            raise ExerciseError(ex, f"{problem} ({where})", hint)
+
+
+def dead_fraction(fn: Callable, *, seed: int | None = None) -> None:
+    """``dead_fraction(H)``: share of units (columns) that are 0 for every example (row).
+
+    First a small fixed H (whose mistakes get specific hints), then fresh random ReLU outputs of
+    several shapes with none, some or all units dead (``seed=None``: a new seed each call, named in
+    any failure), so that a hard-coded number fails.
+    """
     ex = "dead_fraction"
-    hint = ("A ReLU unit is dead on this data when its output is 0 for every example: look at each column "
-            "of H (n_examples, n_units) and count the columns whose maximum is 0; divide by the number of units.")
-    H = np.array([[0.0, 1.0, 0.0, 0.0, 2.0], [0.0, 0.0, 0.0, 3.0, 0.0], [0.0, 0.5, 0.0, 0.0, 0.0]])
-    out = call_answer(ex, fn, "dead_fraction", (H.copy(),), hint)
-    got = require_array(ex, out, "the output of dead_fraction", None, hint)
-    if got.size != 1:
-        raise ExerciseError(ex, f"dead_fraction returned shape {got.shape}, expected one number.",
-                            "Reduce to a single fraction between 0 and 1.")
-    value = float(got)
-    if np.isclose(value, np.mean(H == 0)):
-        raise ExerciseError(ex, "you counted zero entries, not dead units.", hint)
-    if np.isclose(value, np.mean((H == 0).any(axis=0))):
-        raise ExerciseError(ex, "you counted units that are zero for *some* example.", hint)
-    if np.isclose(value, np.mean((H == 0).all(axis=1))):
-        raise ExerciseError(ex, "you looked at rows (examples) instead of columns (units).", hint)
-    if np.isclose(value, 2.0):
-        raise ExerciseError(ex, "you returned a count, not a fraction.", "Divide by the number of units, H.shape[1].")
-    if not np.isclose(value, 0.4):
-        raise ExerciseError(ex, f"got {value}, expected 0.4 (2 of 5 units dead).", hint)
-    passed(ex)
+    first = _dead_value(ex, fn, _DEAD_H)
+    _dead_mistakes(ex, first, _DEAD_H, "for the first example, 3 x 5")
+    if not np.isclose(first, 0.4):
+        raise ExerciseError(ex, f"got {first}, expected 0.4 (2 of 5 units dead).", _DEAD_HINT)
+    seed = fresh_seed(seed)
+    for H in _dead_cases(np.random.default_rng(seed)):
+        dead = int(np.sum(H.max(axis=0) <= 0))
+        where = f"for a fresh H of shape {H.shape} with {dead} of {H.shape[1]} units dead (seed={seed})"
+        value = _dead_value(ex, fn, H)
+        want = dead / H.shape[1]
+        if np.isclose(value, want):
+            continue
+        if np.isclose(value, first) and all(np.isclose(_dead_value(ex, fn, probe), first)
+                                            for probe in (np.zeros((3, 4)), np.ones((3, 4)))):
+            raise ExerciseError(ex, f"dead_fraction returned {value} again {where}, and for an H with every unit "
+                                    "dead or none: the same answer for every H, so it is hard-coded.",
+                                "Compute the fraction from the argument H. " + _DEAD_HINT)
+        _dead_mistakes(ex, value, H, where)
+        raise ExerciseError(ex, f"got {value}, expected {want:.4g} {where}.", _DEAD_HINT)
+    passed(ex, "on fresh ReLU outputs with none, some and all units dead")
 
 
 OUTPUT_TASKS = {

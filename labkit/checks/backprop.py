@@ -13,7 +13,17 @@ from typing import Any, Callable
 import numpy as np
 
 from labkit import scratch as ref
-from labkit.checks import ExerciseError, call_answer, close, passed, require_answer, require_array, require_output
+from labkit.checks import (
+    ExerciseError,
+    call_answer,
+    close,
+    fresh_seed,
+    passed,
+    require_answer,
+    require_array,
+    require_number,
+    require_output,
+)
 
 __all__ = ["cross_entropy", "kl_divergence", "graph_derivatives", "backward", "numerical_gradient",
            "soft_threshold"]
@@ -37,7 +47,7 @@ def cross_entropy(fn: Callable) -> None:
                                 "Average them: return the mean over the batch.")
         if got.size != 1:
             raise ExerciseError(ex, f"cross_entropy returned shape {got.shape}, expected one number.", hint)
-        value = float(got)
+        value = float(got.reshape(-1)[0])
         if np.isclose(value, per.sum()):
             raise ExerciseError(ex, "you returned the sum over the batch.", "Use the mean (divide by the batch size).")
         if np.isclose(value, -per.mean()):
@@ -58,16 +68,52 @@ def cross_entropy(fn: Callable) -> None:
     passed(ex, "mean, stable at 1000")
 
 
-def kl_divergence(fn: Callable) -> None:
-    """``kl(p, q)`` = sum p log(p/q) along the last axis."""
+_KL_HINT = "KL(p || q) = sum_i p_i * log(p_i / q_i), summed over the last axis (natural log)."
+_KL_ZERO_HINT = ("A term with p_i = 0 is 0 (0 * log 0 counts as 0: p_i * log(p_i) -> 0 as p_i -> 0), but NumPy "
+                 "computes 0 * log(0) = 0 * -inf = nan. Leave those terms out: e.g. "
+                 "np.sum(p * np.log(np.where(p > 0, p, 1.0) / q), axis=-1), or scipy.special.rel_entr(p, q).")
+
+
+def _distributions(rng, shape: tuple, zeros: float) -> np.ndarray:
+    """Random distributions along the last axis; about ``zeros`` of the entries exactly 0 (never a whole row)."""
+    x = rng.gamma(0.7, size=shape) + 1e-3
+    if zeros:
+        x = np.where(rng.random(shape) < zeros, 0.0, x)
+        rows = x.reshape(-1, shape[-1])
+        empty = rows.sum(axis=1) == 0
+        rows[empty, rng.integers(shape[-1], size=int(empty.sum()))] = 1.0
+    return x / x.sum(axis=-1, keepdims=True)
+
+
+def _kl_cases(rng) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(description, p, q): p with zeros (one-hot rows, sparse rows), q > 0 as a softmax gives, several shapes."""
+    cases = []
+    n, k = int(rng.integers(3, 7)), int(rng.integers(3, 11))
+    onehot = np.eye(k)[rng.integers(k, size=n)]
+    cases.append((f"one-hot p, shape ({n}, {k})", onehot, _distributions(rng, (n, k), 0.0)))
+    for shape, zeros in (((int(rng.integers(4, 9)), int(rng.integers(2, 6))), 0.4), ((int(rng.integers(3, 12)),), 0.0),
+                         ((2, int(rng.integers(2, 5)), int(rng.integers(3, 8))), 0.3), ((1, 2), 0.0)):
+        cases.append((f"p and q of shape {shape}" + (" with some p_i = 0" if zeros else ""),
+                      _distributions(rng, shape, zeros), _distributions(rng, shape, 0.0)))
+    return cases
+
+
+def kl_divergence(fn: Callable, *, seed: int | None = None) -> None:
+    """``kl(p, q)`` = sum p log(p/q) along the last axis, with 0 log 0 = 0.
+
+    First a small fixed batch (whose mistakes get specific hints), then fresh random p and q of
+    several shapes - 1-D, 2-D, 3-D, one-hot and sparse p (``seed=None``: a new seed each call,
+    named in any failure).
+    """
     ex = "kl_divergence"
-    hint = "KL(p || q) = sum_i p_i * log(p_i / q_i), summed over the last axis (natural log)."
+    hint = _KL_HINT
     p = np.array([[0.7, 0.2, 0.1], [0.25, 0.25, 0.5]])
     q = np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]])
     got = require_array(ex, call_answer(ex, fn, "kl", (p.copy(), q.copy()), hint), "the output of kl", None, hint)
     want = ref.kl_divergence(p, q)
     if got.shape != (2,):
-        if got.size == 1 and (np.isclose(float(got), want.sum()) or np.isclose(float(got), want.mean())):
+        if got.size == 1 and (np.isclose(float(got.reshape(-1)[0]), want.sum())
+                              or np.isclose(float(got.reshape(-1)[0]), want.mean())):
             raise ExerciseError(ex, "you reduced over the batch too.", "Sum over axis=-1 only: one KL per row.")
         raise ExerciseError(ex, f"kl returned shape {got.shape}, expected (2,).", "Sum over axis=-1: one KL per row.")
     if not close(got, want):
@@ -78,7 +124,34 @@ def kl_divergence(fn: Callable) -> None:
         if close(got, want / np.log(2)) or close(got, want / np.log(10)):
             raise ExerciseError(ex, "wrong logarithm base.", "Use np.log (nats), as Keras does.")
         raise ExerciseError(ex, "wrong values.", hint)
-    passed(ex)
+    seed = fresh_seed(seed)
+    for case, p, q in _kl_cases(np.random.default_rng(seed)):
+        where = f"for {case} (seed={seed})"
+        with np.errstate(divide="ignore", invalid="ignore"):  # np.where(p > 0, p * log(p / q), 0) warns, rightly
+            out = call_answer(ex, fn, "kl", (p.copy(), q.copy()), hint + f" [It failed {where}.]")
+        want = ref.kl_divergence(p, q)
+        if p.ndim == 1:
+            value = require_number(ex, out, f"kl(p, q) {where}", "For 1-D p and q, KL is one number: "
+                                   "the sum over the only axis.", kind="one number")
+            got = np.asarray(float(value))
+        else:
+            got = require_array(ex, out, "the output of kl", None, hint)
+            if got.shape != want.shape:
+                raise ExerciseError(ex, f"kl returned shape {got.shape} {where}, expected {want.shape}.",
+                                    "Sum over the last axis (axis=-1), whatever the number of axes: one KL per "
+                                    "distribution.")
+        if np.any(np.isnan(got)):
+            zero = np.any(p == 0, axis=-1)
+            if np.all(np.isnan(got)[zero]) and not np.any(np.isnan(got)[~zero]):
+                raise ExerciseError(ex, f"kl gives nan {where}, in exactly the rows where some p_i = 0 (as with "
+                                        "one-hot targets).", _KL_ZERO_HINT)
+            raise ExerciseError(ex, f"kl gives nan {where}.", hint)
+        if not close(got, want):
+            if close(got, ref.kl_divergence(q, p)):
+                raise ExerciseError(ex, f"p and q are swapped {where}: KL is not symmetric.", hint)
+            raise ExerciseError(ex, f"wrong values {where}: got {np.round(got, 4).ravel()[:4].tolist()}, expected "
+                                    f"{np.round(want, 4).ravel()[:4].tolist()}...", hint)
+    passed(ex, "one KL per distribution, 0 log 0 = 0 for one-hot targets")
 
 
 GRAPH = dict(x=2.0, w=0.5, b=-0.25, y=1.0)
@@ -94,10 +167,7 @@ def graph_derivatives(dL_dw: Any, dL_db: Any) -> None:
     vals = []
     for name, val in (("dL_dw", dL_dw), ("dL_db", dL_db)):
         require_answer(ex, val, name, hint)
-        try:
-            vals.append(float(val))
-        except (TypeError, ValueError):
-            raise ExerciseError(ex, f"`{name}` should be a number, got {type(val).__name__}.", hint) from None
+        vals.append(float(require_number(ex, val, f"`{name}`", hint)))
     gw, gb = vals
     if np.isclose(gw, -(a - y) * x) and np.isclose(gb, -(a - y)):
         raise ExerciseError(ex, "both signs are wrong.",
@@ -163,25 +233,60 @@ def backward(fn: Callable) -> None:
     passed(ex, "all four gradients match")
 
 
-def numerical_gradient(fn: Callable) -> None:
-    """``numerical_gradient(f, x, eps)``: central differences, x restored afterwards."""
+_NG_HINT = ("For each index i: remember x[i], set x[i] = old + eps and evaluate f, set x[i] = old - eps and "
+            "evaluate f, put x[i] = old back, and store (f_plus - f_minus) / (2 * eps). Use np.ndindex(x.shape), "
+            "np.nditer or loop over x.reshape(-1) (a view) so that any shape works.")
+
+
+def _ng_f(v):
+    """A smooth function with a non-zero third derivative, so the central difference depends on eps (error eps**2)."""
+    return float(np.sum(v ** 3) + np.sum(np.sin(v)))
+
+
+def _ng_cases(rng) -> list[tuple[np.ndarray, float]]:
+    """Fresh (x, eps): x of 1, 2, 3 and 4 axes, eps large enough that the answer depends on it visibly."""
+    shapes = [(int(rng.integers(3, 8)),), (int(rng.integers(2, 5)), int(rng.integers(2, 5))),
+              (2, int(rng.integers(2, 4)), int(rng.integers(2, 4))), (2, 1, 2, 2)]
+    eps = rng.permutation([0.1, 0.05, 0.02, 0.2])
+    return [(rng.normal(size=shape), float(e)) for shape, e in zip(shapes, eps)]
+
+
+def _ng_call(ex: str, fn: Callable, x: np.ndarray, eps: float, where: str, two_d_ok: bool) -> np.ndarray:
+    x0 = x.copy()
+    try:
+        out = fn(_ng_f, x, eps)
+    except NotImplementedError:
+        raise ExerciseError(ex, "`numerical_gradient` is not written yet (it raises NotImplementedError).",
+                            _NG_HINT) from None
+    except Exception as err:  # noqa: BLE001 - report the student's error with the hint
+        if two_d_ok and x.ndim != 2:
+            raise ExerciseError(ex, f"it works for a 2-D x but raised {type(err).__name__}: {err} {where}.",
+                                "Do not assume x has two axes (x[i, j], x.shape[1]): loop over "
+                                "np.ndindex(x.shape), which gives index tuples for any number of axes.") from None
+        raise ExerciseError(ex, f"calling `numerical_gradient` raised {type(err).__name__}: {err} {where}.",
+                            _NG_HINT) from None
+    if not np.array_equal(x, x0):
+        raise ExerciseError(ex, f"x was changed by the call {where}.",
+                            "Restore each x[i] to its old value after perturbing it.")
+    return require_output(ex, out, "numerical_gradient", x.shape,
+                          "Return an array with the shape of x (np.zeros_like(x)).")
+
+
+def numerical_gradient(fn: Callable, *, seed: int | None = None) -> None:
+    """``numerical_gradient(f, x, eps)``: central differences, x restored afterwards, any shape, the given eps.
+
+    First a fixed 2-D x with eps = 1e-3 (whose mistakes get specific hints), then fresh random x of
+    1 to 4 axes with eps from 0.02 to 0.2, where the central difference visibly depends on eps
+    (``seed=None``: a new seed each call, named in any failure).
+    """
     ex = "numerical_gradient"
-    hint = ("For each index i: remember x[i], set x[i] = old + eps and evaluate f, set x[i] = old - eps and "
-            "evaluate f, put x[i] = old back, and store (f_plus - f_minus) / (2 * eps). Use np.nditer or "
-            "loop over x.reshape(-1) (a view) so that any shape works.")
+    hint = _NG_HINT
     x = np.array([[0.5, -1.0, 2.0], [1.5, 0.2, -0.7]])
     x0 = x.copy()
-
-    def f(v):
-        return float(np.sum(v ** 3) + np.sum(np.sin(v)))
-
+    f = _ng_f
     exact = 3 * x0 ** 2 + np.cos(x0)
     eps = 1e-3
-    out = call_answer(ex, fn, "numerical_gradient", (f, x, eps), hint)
-    if not np.array_equal(x, x0):
-        raise ExerciseError(ex, "x was changed by the call.", "Restore each x[i] to its old value after perturbing it.")
-    got = require_output(ex, out, "numerical_gradient", x.shape,
-                         "Return an array with the shape of x (np.zeros_like(x)).")
+    got = _ng_call(ex, fn, x, eps, "for the first example (a 2 x 3 x, eps = 1e-3)", two_d_ok=False)
     central = ref.numerical_gradient(f, x0.copy(), eps)
     if not close(got, central, rtol=1e-6, atol=1e-9):
         forward = np.zeros_like(x0)
@@ -198,7 +303,28 @@ def numerical_gradient(fn: Callable) -> None:
             raise ExerciseError(ex, "the result is twice too large.",
                                 "Divide by 2 * eps: the two points are 2 eps apart.")
         raise ExerciseError(ex, "wrong values.", hint)
-    passed(ex, f"max error vs the exact gradient {np.abs(got - exact).max():.1e}")
+    seed = fresh_seed(seed)
+    for xc, e in _ng_cases(np.random.default_rng(seed)):
+        where = f"for x of shape {xc.shape} and eps = {e} (seed={seed})"
+        x_in = xc.copy()
+        got_c = _ng_call(ex, fn, x_in, e, where, two_d_ok=True)
+        want = ref.numerical_gradient(_ng_f, xc.copy(), e)
+        if close(got_c, want, rtol=1e-6, atol=1e-9):
+            continue
+        exact_c = 3 * xc ** 2 + np.cos(xc)
+        other = [ref.numerical_gradient(_ng_f, xc.copy(), o) for o in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)]
+        if close(got_c, exact_c, rtol=1e-4, atol=1e-6) or any(close(got_c, g, rtol=1e-6, atol=1e-9) for g in other):
+            raise ExerciseError(ex, f"wrong values {where}: they match a central difference with another step, "
+                                    "so your function ignores its eps argument (a step size written into it?).",
+                                f"Perturb by the eps you are given: x[i] = old + eps and old - eps, divided by "
+                                f"2 * eps (with eps = {e} the central difference differs from the exact gradient "
+                                f"by about eps**2 = {e * e:.1e} here, and so must yours).")
+        if xc.ndim != 2:
+            raise ExerciseError(ex, f"wrong values {where}; right for the 2-D x.",
+                                "Do not assume x has two axes: loop over np.ndindex(x.shape), which gives index "
+                                "tuples for any number of axes, and perturb x[i] for each.")
+        raise ExerciseError(ex, f"wrong values {where}.", hint)
+    passed(ex, f"max error vs the exact gradient {np.abs(got - exact).max():.1e}; any shape, the given eps")
 
 
 def soft_threshold(fn: Callable) -> None:

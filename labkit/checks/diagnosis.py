@@ -6,7 +6,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from labkit.checks import ExerciseError, call_answer, passed
+from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_number
 from labkit.diagnose import bias_variance
 
 __all__ = ["diagnose_by_hand", "error_ceiling"]
@@ -19,24 +19,64 @@ _CASES = [
 ]
 
 
-def diagnose_by_hand(fn: Callable[[float, float, float, float], Any]) -> None:
+_VERDICTS = {(False, False): "good fit", (True, False): "high bias", (False, True): "high variance",
+             (True, True): "high bias and high variance"}
+
+
+def _tie_cases(rng) -> list[tuple[float, float, float, float]]:
+    """Fresh cases on multiples of 1/256, where j_train - baseline and j_cv - j_train are exact in floating
+    point: gaps exactly equal to the tolerance (not high), one step above and below it, and random ones."""
+    step = 1 / 256
+    cases = []
+    for bias_off, var_off in ((0, -3), (-2, 0), (0, 0), (1, 0), (0, 1), (-1, -1), (1, 1)):
+        tol = int(rng.integers(4, 12)) * step   # >= 4 steps: every error stays >= 0
+        b = int(rng.integers(0, 40)) * step
+        jt = b + tol + bias_off * step
+        jc = jt + tol + var_off * step
+        cases.append((jt, jc, b, tol))
+    for _ in range(8):
+        b, tol = int(rng.integers(10, 40)) * step, int(rng.integers(1, 12)) * step
+        jt = b + int(rng.integers(-5, 20)) * step
+        cases.append((jt, jt + int(rng.integers(-5, 20)) * step, b, tol))
+    order = rng.permutation(len(cases))
+    return [cases[i] for i in order]
+
+
+def diagnose_by_hand(fn: Callable[[float, float, float, float], Any], *, seed: int | None = None) -> None:
     """``fn(j_train, j_cv, baseline, tolerance)`` must return the verdict string of
-    :func:`labkit.diagnose.bias_variance` (without calling it)."""
+    :func:`labkit.diagnose.bias_variance` (without calling it).
+
+    The fixed cases (both sides of every boundary), then fresh random ones (``seed=None``: a new seed
+    each call, named in any failure), among them gaps exactly equal to the tolerance: not high.
+    """
     ex = "diagnose by hand"
     hint = ("bias gap = j_train - baseline, variance gap = j_cv - j_train; a gap counts as high when it is "
             "larger than tolerance. Return exactly one of 'good fit', 'high bias', 'high variance', "
             "'high bias and high variance'.")
-    for jt, jc, b, tol in _CASES:
+    seed = fresh_seed(seed)
+    tie_cases = _tie_cases(np.random.default_rng(seed))
+    for i, (jt, jc, b, tol) in enumerate(_CASES + tie_cases):
+        fresh = f" (a fresh case, seed={seed})" if i >= len(_CASES) else ""
         got = call_answer(ex, fn, "diagnose_by_hand", (jt, jc, b, tol), hint)
         want = bias_variance(jt, jc, b, tol).verdict
         if not isinstance(got, str):
             raise ExerciseError(ex, f"diagnose_by_hand({jt}, {jc}, {b}, {tol}) returned "
-                                    f"{type(got).__name__}, expected a string such as {want!r}.", hint)
-        if got.strip().lower() != want:
-            raise ExerciseError(ex, f"diagnose_by_hand(j_train={jt}, j_cv={jc}, baseline={b}, tolerance={tol}) "
-                                    f"returned {got!r}; the gaps are {jt - b:+.3f} (bias) and {jc - jt:+.3f} "
-                                    f"(variance), so it is {want!r}.", hint)
-    passed(ex, f"{len(_CASES)} cases agree with labkit.diagnose.bias_variance")
+                                    f"{type(got).__name__}, expected a string such as {want!r}{fresh}.", hint)
+        if got.strip().lower() == want:
+            continue
+        problem = (f"diagnose_by_hand(j_train={jt}, j_cv={jc}, baseline={b}, tolerance={tol}) returned {got!r}; "
+                   f"the gaps are {jt - b:+.4g} (bias) and {jc - jt:+.4g} (variance), so it is {want!r}{fresh}.")
+        at_least = _VERDICTS[(jt - b >= tol, jc - jt >= tol)]
+        if got.strip().lower() == at_least and (jt - b == tol or jc - jt == tol):
+            raise ExerciseError(ex, problem + " A gap exactly equal to the tolerance is not high.",
+                                "A gap counts as high only when it is larger than the tolerance: compare with "
+                                "`>`, not `>=`.")
+        if got.strip().lower() == bias_variance(jt, jc, b, 0.02).verdict and tol != 0.02:
+            raise ExerciseError(ex, problem + f" Your verdict is the one for tolerance 0.02, not {tol}.",
+                                "Use the `tolerance` argument; do not write 0.02 into the function.")
+        raise ExerciseError(ex, problem, hint)
+    passed(ex, f"{len(_CASES) + len(tie_cases)} cases agree with labkit.diagnose.bias_variance, "
+               "gaps equal to the tolerance included")
 
 
 _CEILING_CASES = [
@@ -65,9 +105,8 @@ def error_ceiling(fn: Callable[[float, Mapping[str, int]], Any]) -> None:
         total = sum(counts.values())
         for cat, n in counts.items():
             want = rate * n / total
-            value = got[cat]
-            is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            if not is_number or not math.isclose(float(value), want, rel_tol=1e-9, abs_tol=1e-12):
-                raise ExerciseError(ex, f"for error rate {rate} and counts {counts}, category {cat!r} gave "
-                                        f"{value!r}; expected {want:.4g}.", hint)
+            where = f"for error rate {rate} and counts {counts}, category {cat!r}"
+            value = float(require_number(ex, got[cat], where, hint))   # np.float64, np.array([x]): fine
+            if not math.isclose(value, want, rel_tol=1e-9, abs_tol=1e-12):
+                raise ExerciseError(ex, f"{where} gave {got[cat]!r}; expected {want:.4g}.", hint)
     passed(ex, "each category's ceiling is its share of the errors times the error rate")

@@ -13,7 +13,17 @@ from typing import Any, Callable
 import numpy as np
 
 from labkit import scratch as ref
-from labkit.checks import ExerciseError, call_answer, close, passed, require_answer, require_array, require_output
+from labkit.checks import (
+    ExerciseError,
+    call_answer,
+    close,
+    fresh_seed,
+    passed,
+    require_answer,
+    require_array,
+    require_number,
+    require_output,
+)
 
 __all__ = ["dense_loop", "dense", "sequential", "param_count", "output_predictions"]
 
@@ -121,8 +131,8 @@ def param_count(n_params: Any) -> None:
     ex = "param_count"
     hint = "Each Dense layer has n_in * n_out weights plus n_out biases; add the three layers."
     require_answer(ex, n_params, "n_params", hint)
-    if isinstance(n_params, bool) or not isinstance(n_params, (int, np.integer)):
-        raise ExerciseError(ex, f"`n_params` should be an integer, got {type(n_params).__name__}.", hint)
+    # 193, np.int64(193), 193.0 and np.array([193]) are all the right count; "193", True and 193.5 are not
+    n_params = require_number(ex, n_params, "`n_params`", hint, integer=True)
     want = 2 * 16 + 16 + 16 * 8 + 8 + 8 * 1 + 1
     if n_params == 2 * 16 + 16 * 8 + 8 * 1:
         raise ExerciseError(ex, f"{n_params} counts only the weights.", "Add one bias per unit of every layer.")
@@ -131,33 +141,90 @@ def param_count(n_params: Any) -> None:
     passed(ex, f"{want} parameters")
 
 
-def output_predictions(predict_multiclass: Callable, predict_multilabel: Callable) -> None:
-    """argmax for one-of-n; an independent sigmoid > 0.5 (logit > 0) per label for any-of-n."""
-    ex = "output_predictions"
-    logits = np.array([[2.0, 1.5, -3.0], [-1.0, -0.5, -2.0], [0.3, 4.0, 0.2], [-0.1, 0.1, 5.0]])
-    hint_c = ("Multi-class: the answer is the one class with the largest logit (softmax is monotonic): "
-              "np.argmax(..., axis=1).")
-    hint_l = ("Multi-label: each label is its own yes/no question: sigmoid(logit) > 0.5, which is the same as "
-              "logit > 0. Do not use softmax (it makes the labels compete).")
-    got = require_array(ex, call_answer(ex, predict_multiclass, "predict_multiclass", (logits.copy(),), hint_c),
-                        "the output of predict_multiclass", None, hint_c)
-    if got.shape != (4,):
-        raise ExerciseError(ex, f"predict_multiclass returned shape {got.shape}, expected (4,).",
-                            "Take the argmax over the class axis (axis=1), one index per example.")
-    if not np.array_equal(got, [0, 1, 1, 2]):
-        raise ExerciseError(ex, f"predict_multiclass gave {got.tolist()}, expected [0, 1, 1, 2].", hint_c)
-    got = require_array(ex, call_answer(ex, predict_multilabel, "predict_multilabel", (logits.copy(),), hint_l),
-                        "the output of predict_multilabel", None, hint_l, dtype_kind="biuf")
-    want = logits > 0
+_HINT_C = ("Multi-class: the answer is the one class with the largest logit (softmax is monotonic): "
+           "np.argmax(logits, axis=1), computed from the `logits` argument.")
+_HINT_L = ("Multi-label: each label is its own yes/no question: sigmoid(logit) > 0.5, which is the same as "
+           "logit > 0. Do not use softmax (it makes the labels compete).")
+_FIXED_LOGITS = np.array([[2.0, 1.5, -3.0], [-1.0, -0.5, -2.0], [0.3, 4.0, 0.2], [-0.1, 0.1, 5.0]])
+
+
+def _logit_cases(rng) -> list[np.ndarray]:
+    """Fresh batches of logits of several shapes, none within 1e-3 of 0 (where sigmoid(z) > 0.5 and z > 0
+    could disagree by round-off) and with some in (0, 0.5) (where z > 0.5 and z > 0 differ)."""
+    cases = []
+    for n, k in ((1, 2), (7, 3), (25, 10), (12, 5), (40, 4)):
+        z = rng.normal(size=(n, k)) * rng.choice([0.4, 3.0])
+        z = np.where(np.abs(z) < 1e-3, 1e-3, z)
+        z.flat[rng.integers(z.size)] = rng.uniform(0.05, 0.45)
+        cases.append(z)
+    big = rng.normal(size=(6, 3)) * 400.0  # logits in the hundreds: a sigmoid that overflows still ranks right
+    cases.append(np.where(np.abs(big) < 1e-3, 1e-3, big))
+    return cases
+
+
+def _multiclass_answer(ex: str, fn: Callable, logits: np.ndarray, fixed_answer: np.ndarray | None,
+                       where: str) -> np.ndarray:
+    got = require_array(ex, call_answer(ex, fn, "predict_multiclass", (logits.copy(),), _HINT_C),
+                        "the output of predict_multiclass", None, _HINT_C)
+    want = np.argmax(logits, axis=1)
+    hard = fixed_answer is not None and got.shape == fixed_answer.shape and np.array_equal(got, fixed_answer)
+    if hard and not np.array_equal(got, want):
+        raise ExerciseError(ex, f"predict_multiclass returned {got.tolist()} again {where}: the answer for the "
+                                "check's first example, whatever the logits - it is hard-coded.",
+                            "Compute the answer from the `logits` argument: np.argmax(logits, axis=1).")
     if got.shape != want.shape:
-        raise ExerciseError(ex, f"predict_multilabel returned shape {got.shape}, expected {want.shape}.",
+        raise ExerciseError(ex, f"predict_multiclass returned shape {got.shape}, expected {want.shape} {where}.",
+                            "Take the argmax over the class axis (axis=1), one index per example.")
+    if not np.array_equal(got, want):
+        if want.size <= 8:
+            problem = f"predict_multiclass gave {got.tolist()}, expected {want.tolist()} {where}."
+        else:
+            bad = int(np.flatnonzero(got != want)[0])
+            problem = (f"predict_multiclass is wrong {where}: row {bad} has logits {np.round(logits[bad], 3).tolist()}"
+                       f" and your answer is {got[bad].item()!r}, not {int(want[bad])}.")
+        raise ExerciseError(ex, problem, _HINT_C)
+    return got
+
+
+def _multilabel_answer(ex: str, fn: Callable, logits: np.ndarray, fixed_answer: np.ndarray | None,
+                       where: str) -> np.ndarray:
+    got = require_array(ex, call_answer(ex, fn, "predict_multilabel", (logits.copy(),), _HINT_L),
+                        "the output of predict_multilabel", None, _HINT_L, dtype_kind="biuf")
+    want = logits > 0
+    hard = fixed_answer is not None and got.shape == fixed_answer.shape and np.array_equal(got, fixed_answer)
+    if hard and not np.array_equal(got.astype(bool), want):
+        raise ExerciseError(ex, f"predict_multilabel returned the same labels {where} as for the check's first "
+                                "example, whatever the logits - it is hard-coded.",
+                            "Compute the answer from the `logits` argument: logits > 0 (or sigmoid(logits) > 0.5).")
+    if got.shape != want.shape:
+        raise ExerciseError(ex, f"predict_multilabel returned shape {got.shape}, expected {want.shape} {where}.",
                             "Return one True/False per example and label.")
+    on = got.astype(bool)
     sm = ref.softmax(logits) > 0.5
-    if np.array_equal(got.astype(bool), sm) and not np.array_equal(sm, want):
-        raise ExerciseError(ex, "predict_multilabel used softmax.", hint_l)
-    if np.array_equal(got.astype(bool), logits > 0.5):
-        raise ExerciseError(ex, "predict_multilabel compared the logits with 0.5.",
+    if np.array_equal(on, sm) and not np.array_equal(sm, want):
+        raise ExerciseError(ex, f"predict_multilabel used softmax {where}.", _HINT_L)
+    if np.array_equal(on, logits > 0.5) and not np.array_equal(want, logits > 0.5):
+        raise ExerciseError(ex, f"predict_multilabel compared the logits with 0.5 {where}.",
                             "Apply the sigmoid first (or compare logits with 0): sigmoid(0) = 0.5.")
-    if not np.array_equal(got.astype(bool), want):
-        raise ExerciseError(ex, "predict_multilabel gave wrong labels.", hint_l)
-    passed(ex, "argmax for multi-class, per-label sigmoid > 0.5 for multi-label")
+    if not np.array_equal(on, want):
+        raise ExerciseError(ex, f"predict_multilabel gave wrong labels {where}.", _HINT_L)
+    return got
+
+
+def output_predictions(predict_multiclass: Callable, predict_multilabel: Callable, *,
+                       seed: int | None = None) -> None:
+    """argmax for one-of-n; an independent sigmoid > 0.5 (logit > 0) per label for any-of-n.
+
+    First a small fixed batch (whose mistakes get specific hints), then fresh random batches of
+    several shapes (``seed=None``: a new seed each call, named in any failure so that ``seed=``
+    replays it), so that an answer hard-coded to the first batch fails.
+    """
+    ex = "output_predictions"
+    fixed_c = _multiclass_answer(ex, predict_multiclass, _FIXED_LOGITS, None, "for the first example (4 x 3)")
+    fixed_l = _multilabel_answer(ex, predict_multilabel, _FIXED_LOGITS, None, "for the first example (4 x 3)")
+    seed = fresh_seed(seed)
+    for logits in _logit_cases(np.random.default_rng(seed)):
+        where = f"for a fresh batch of {logits.shape[0]} x {logits.shape[1]} logits (seed={seed})"
+        _multiclass_answer(ex, predict_multiclass, logits, fixed_c, where)
+        _multilabel_answer(ex, predict_multilabel, logits, fixed_l, where)
+    passed(ex, "argmax for multi-class, per-label sigmoid > 0.5 for multi-label, on fresh batches")
