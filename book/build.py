@@ -39,7 +39,10 @@ show them); `make verify` runs every notebook and writes the table to
 
 
 def committed_results(repo: Path = REPO) -> Path | None:
-    """The newest committed ``results.md`` in ``repo`` (by its last commit), or None."""
+    """The newest committed ``results.md`` in ``repo`` (by its last commit), or None.
+
+    The book's own ``book/results.md`` (the page that includes the table) is not a table: were
+    it taken, the page would include itself."""
     try:
         listed = subprocess.run(["git", "ls-files", "-z", "--", "*results.md"], cwd=repo,
                                 capture_output=True, text=True, check=True).stdout
@@ -47,6 +50,8 @@ def committed_results(repo: Path = REPO) -> Path | None:
         return None
     dated = []
     for name in filter(None, listed.split("\0")):
+        if Path(name).parts[0] == "book" or Path(name).name != "results.md":
+            continue
         stamp = subprocess.run(["git", "log", "-1", "--format=%ct", "--", name], cwd=repo,
                                capture_output=True, text=True).stdout.strip()
         if (repo / name).is_file():

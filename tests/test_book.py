@@ -296,3 +296,26 @@ def test_the_build_refuses_a_folder_it_did_not_make(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "refusing" in proc.stderr, proc.stderr
     assert keep.read_text(encoding="utf-8") == "not the book's"
+
+
+def test_the_results_table_is_never_the_results_page_itself(tmp_path):
+    """book/results.md is committed and named results.md: taking it as the table made the page
+    include itself (Sphinx: RecursionError). A committed table elsewhere is taken."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("book_build", BUILD)
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    repo = tmp_path / "repo"
+    (repo / "book").mkdir(parents=True)
+    (repo / "book" / "results.md").write_text("# Results\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "page"], cwd=repo, check=True)
+    assert build.committed_results(repo) is None
+    (repo / "results" / "quick").mkdir(parents=True)
+    (repo / "results" / "quick" / "results.md").write_text("| result | value |\n")
+    subprocess.run([*git, "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "table"], cwd=repo, check=True)
+    assert build.committed_results(repo) == repo / "results" / "quick" / "results.md"
