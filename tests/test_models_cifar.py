@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,13 +178,46 @@ def _tiny_data(n=256, seed=0):
     return x, y
 
 
+# Every train_recipe call costs a few seconds, nearly all of it TensorFlow tracing the training step,
+# whatever the data size or the number of epochs. The runs that several tests only read are made once
+# per module below: an evaluated run per optimiser, and one run of the default settings whose backup
+# folder is copied at the end of every epoch (what an interruption at that moment leaves behind).
+
+class _Watch(keras.callbacks.Callback):
+    """The whitening bias at the end of every epoch."""
+
+    def on_train_begin(self, logs=None):
+        self.seen = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen.append(self.model.get_layer("whiten_bias").bias.numpy().copy())
+
+
+def _evaluated_run(optimizer, **kw):
+    x, y = _tiny_data()
+    return recipe.train_recipe(x, y, x[:64], y[:64], epochs=3, widths=(8, 16, 16), batch_size=64,
+                               precision="float32", log=None, eval_every=1, optimizer=optimizer, **kw)
+
+
+@pytest.fixture(scope="module")
+def sgd_run():
+    """The evaluated SGD run, its whitening bias trained in epoch 1 only; and the bias after each epoch."""
+    watch = _Watch()
+    return _evaluated_run("sgd", whiten_bias_epochs=1, callbacks=[watch]), watch.seen
+
+
+@pytest.fixture(scope="module")
+def muon_run():
+    return _evaluated_run("muon"), None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["sgd", "muon"])
-def test_train_recipe_learns_and_resumes(tmp_path, optimizer):
+def test_train_recipe_learns_and_resumes(request, tmp_path, optimizer):
     x, y = _tiny_data()
-    r = recipe.train_recipe(x, y, x[:64], y[:64], epochs=3, widths=(8, 16, 16), batch_size=64,
-                           precision="float32", log=None, eval_every=1, optimizer=optimizer)
+    r, _ = request.getfixturevalue(f"{optimizer}_run")
     assert r.epochs == 3 and r.samples_seen == 3 * 256 and r.precision == "float32"
+    assert r.config["optimizer"] == optimizer
     assert r.epoch_log[-1]["loss"] < r.epoch_log[0]["loss"]
     assert 0 <= r.test_accuracy <= 1 and r.epoch_log[0]["test_accuracy"] is not None
     assert r.time_to_accuracy(0.0) == r.epoch_log[0]["seconds"] and r.time_to_accuracy(1.01) is None
@@ -245,6 +279,39 @@ class _FirstState(keras.callbacks.Callback):
             self.state = _state(self.model)
 
 
+class _Snapshot(keras.callbacks.Callback):
+    """Copies the run's backup folder at the end of every epoch, after the recipe's backup callback
+    wrote it (the caller's callbacks run after it): exactly what an interruption at the end of that
+    epoch leaves behind, as ``dest/after<epoch>/<run folder>``."""
+
+    def __init__(self, root, dest):
+        super().__init__()
+        self.root, self.dest = root, dest
+
+    def on_epoch_end(self, epoch, logs=None):
+        (run,) = [p.parent for p in self.root.glob("*/latest.weights.h5") if not p.parent.name.endswith(".set-aside")]
+        shutil.copytree(run, self.dest / f"after{epoch + 1}" / run.name)
+
+
+def _restore(snapshot, root):
+    """Put the backup folder of a snapshot into ``root`` (private, as train_recipe makes it); returns it."""
+    (src,) = snapshot.iterdir()
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return Path(shutil.copytree(src, root / src.name))
+
+
+@pytest.fixture(scope="module")
+def backups(tmp_path_factory):
+    """One uninterrupted run of the default settings on 128 images; its backup folder as it was at the
+    end of epochs 1, 2 and 3 (``after1`` ... ``after3``), each what an interruption then leaves."""
+    x, y = _tiny_data(128)
+    base = tmp_path_factory.mktemp("recipe-backups")
+    root, dest = base / "root", base / "snapshots"
+    r = _recipe(x, y, root, callbacks=[_Snapshot(root, dest)])
+    assert r.resumed_epochs == 0 and _epochs(r) == [1, 2, 3] and not list(root.iterdir())
+    return {f"after{n}": dest / f"after{n}" for n in (1, 2, 3)}
+
+
 def _recipe(x, y, root, **kw):
     args = dict(epochs=3, widths=(8, 16, 16), batch_size=64, precision="float32", log=None, backup_dir=root)
     return recipe.train_recipe(x, y, **{**args, **kw})
@@ -269,10 +336,10 @@ def _epochs(result):
 
 
 @pytest.mark.slow
-def test_backup_is_keyed_by_the_data_and_the_settings(tmp_path):
+def test_backup_is_keyed_by_the_data_and_the_settings(tmp_path, backups):
     x, y = _tiny_data(128)
     root = tmp_path / "backups"
-    run_a = _crashed_run(x, y, root, after=1)
+    run_a = _restore(backups["after1"], root)  # run A, interrupted after epoch 1
     # other data, same settings: a fresh run of 3 epochs, not a continuation of run A
     x2, y2 = _tiny_data(128, seed=1)
     with warnings.catch_warnings(record=True) as caught:
@@ -306,10 +373,10 @@ def _record(run):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncated", "fingerprint", "unloadable", "no record"])
-def test_damaged_or_foreign_backup_is_reported_set_aside_and_training_starts_fresh(tmp_path, damage):
+def test_damaged_or_foreign_backup_is_reported_set_aside_and_training_starts_fresh(tmp_path, backups, damage):
     x, y = _tiny_data(128)
     root = tmp_path / "backups"
-    run = _crashed_run(x, y, root, after=1)
+    run = _restore(backups["after1"], root)  # a run interrupted after epoch 1
     weights = run / "latest.weights.h5"
     if damage == "truncated":  # e.g. the disk filled up while epoch 1 was written
         data = weights.read_bytes()
@@ -328,21 +395,24 @@ def test_damaged_or_foreign_backup_is_reported_set_aside_and_training_starts_fre
     else:  # a backup from before labkit recorded its runs (Keras' files only)
         (run / "labkit_run.json").unlink()
         why = "no labkit record"
+    snapshots = tmp_path / "snapshots"
     with pytest.warns(RuntimeWarning, match=re.escape(str(run))) as caught:
-        r = _recipe(x, y, root)
+        r = _recipe(x, y, root, callbacks=[_Snapshot(root, snapshots)])
     message = " ".join(str(w.message) for w in caught)
     assert why in message and "from scratch" in message
     assert _epochs(r) == [1, 2, 3] and r.resumed_epochs == 0  # a fresh start, all 3 epochs
     assert int(r.model.optimizer.iterations.numpy()) == 3 * 2
     aside = run.with_name(run.name + ".set-aside")
     assert aside.is_dir() and (aside / "latest.weights.h5").exists() and not run.exists()
-    # the next run is not broken by it: interrupted and resumed normally, without a warning
-    _crashed_run(x, y, root, after=2)
+    # the next run is not broken by it: the fresh run backed up into the run's folder next to the one set
+    # aside; interrupted after its epoch 2 (its folder as it was then), it resumes normally, without a warning
+    assert _restore(snapshots / "after2", root) == run
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         again = _recipe(x, y, root)
     assert not [w for w in caught if "backup" in str(w.message)]
     assert again.resumed_epochs == 2 and _epochs(again) == [1, 2, 3]
+    assert [row["loss"] for row in again.epoch_log[:2]] == [row["loss"] for row in r.epoch_log[:2]]
 
 
 def _sha256(path):
@@ -350,10 +420,10 @@ def _sha256(path):
 
 
 @pytest.mark.slow
-def test_backup_folder_must_be_private(tmp_path, monkeypatch):
+def test_backup_folder_must_be_private(tmp_path, monkeypatch, backups):
     x, y = _tiny_data(128)
     shared = tmp_path / "shared"
-    run = _crashed_run(x, y, shared, after=2)
+    run = _restore(backups["after2"], shared)  # a run interrupted after epoch 2
     # another local user can write into the folder: whatever is there could be planted
     shared.chmod(0o777)
     with pytest.warns(RuntimeWarning, match=re.escape(str(shared))) as caught:
@@ -374,7 +444,7 @@ def test_backup_folder_must_be_private(tmp_path, monkeypatch):
     monkeypatch.undo()
     # inside a private folder, a run folder others can write to is set aside
     private = tmp_path / "private"
-    run = _crashed_run(x, y, private, after=2)
+    run = _restore(backups["after2"], private)
     run.chmod(0o777)
     with pytest.warns(RuntimeWarning, match=re.escape(str(run))) as caught:
         r = _recipe(x, y, private)
@@ -390,10 +460,10 @@ def test_backup_folder_must_be_private(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_nothing_left_to_train_reports_the_stored_totals(tmp_path):
+def test_nothing_left_to_train_reports_the_stored_totals(tmp_path, backups):
     x, y = _tiny_data(128)
     root = tmp_path / "backups"
-    run = _crashed_run(x, y, root, after=3)  # interrupted after the last epoch's backup
+    run = _restore(backups["after3"], root)  # interrupted after the last epoch's backup
     stored = _record(run)
     r = _recipe(x, y, root)
     assert r.epochs == 3 and r.samples_seen == 3 * 128
@@ -404,18 +474,11 @@ def test_nothing_left_to_train_reports_the_stored_totals(tmp_path):
 
 
 @pytest.mark.slow
-def test_whitening_bias_trains_first_then_stays_frozen():
-    x, y = _tiny_data()
-    seen = []
-
-    class Watch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            seen.append(self.model.get_layer("whiten_bias").bias.numpy().copy())
-
-    model = recipe.train_recipe(x, y, epochs=3, widths=(8, 16, 16), batch_size=64, precision="float32",
-                               log=None, whiten_bias_epochs=1, callbacks=[Watch()]).model
+def test_whitening_bias_trains_first_then_stays_frozen(sgd_run):
+    r, seen = sgd_run  # trained with whiten_bias_epochs=1
+    assert r.config["whiten_bias_epochs"] == 1 and len(seen) == 3
     assert np.abs(seen[0]).max() > 0  # trained in epoch 1 (from zeros) ...
-    layer = model.get_layer("whiten_bias")
+    layer = r.model.get_layer("whiten_bias")
     np.testing.assert_array_equal(layer.frozen.numpy(), seen[0])  # ... frozen after it, not decayed
     assert float(layer.gate.numpy()) == 0.0
 
@@ -581,10 +644,9 @@ def test_muon_optimizer_steps_match_a_numpy_reference():
 
 
 @pytest.mark.slow
-def test_train_recipe_with_muon_learns_and_uses_its_preset():
+def test_train_recipe_with_muon_learns_and_uses_its_preset(muon_run):
     x, y = _tiny_data()
-    r = recipe.train_recipe(x, y, x[:64], y[:64], epochs=3, widths=(8, 16, 16), batch_size=64,
-                           precision="float32", log=None, optimizer="muon")
+    r, _ = muon_run  # train_recipe(x, y, x[:64], y[:64], epochs=3, batch_size=64, optimizer="muon", ...)
     assert r.config["activation"] == "gelu" and r.config["lookahead"] is False  # the preset
     assert r.config["batch_size"] == 64  # an explicit setting wins over the preset
     assert r.epoch_log[-1]["loss"] < r.epoch_log[0]["loss"]

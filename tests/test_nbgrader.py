@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -31,11 +31,55 @@ COURSE_ID = "nn-in-practice"
 pytestmark = pytest.mark.skipif(not (SHARED / "MANIFEST.md").is_file(), reason="offline data folder not present")
 
 
-def _nbgrader(cwd: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
-    run = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env, capture_output=True,
-                         text=True, timeout=600)
-    assert run.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
-    return run
+# The nbgrader commands of the pipeline, run one after another in ONE Python process, as nbgrader's own
+# test suite runs them (nbgrader.tests.run_nbgrader): what `python -m nbgrader ARGS` does - a fresh
+# NbGraderApp initialised with ARGS in the command's working directory, then started - followed by the
+# app's reset(), which clears its instance and its log handlers for the next command. Each command still
+# loads its configuration (the course folder's nbgrader_config.py) from its own working directory, and
+# every notebook runs in a kernel of its own; only the ~2 s import of nbgrader is not repeated per command.
+_DRIVER = r"""
+import json, os, shutil, sys, time
+t0 = time.perf_counter()
+from jupyter_core.application import NoStart
+from nbgrader.apps import NbGraderApp
+
+for step in json.loads(sys.argv[1]):
+    if "copy" in step:  # a file the instructor puts in place between two commands
+        src, dst = step["copy"]
+        os.makedirs(os.path.dirname(dst))
+        shutil.copyfile(src, dst)
+        continue
+    os.chdir(step["cwd"])
+    app = NbGraderApp.instance()
+    try:
+        app.initialize(step["args"])
+        app.start()
+    except NoStart:
+        code = 0
+    except SystemExit as err:
+        code = 0 if err.code is None else err.code if isinstance(err.code, int) else 1
+    else:
+        code = 0
+    finally:
+        app.reset()
+    print("@@step " + json.dumps({"args": step["args"], "code": code, "at": time.perf_counter() - t0}), flush=True)
+    if code:
+        sys.exit(code)
+"""
+
+
+def _nbgrader_steps(env: dict, steps: list[dict]) -> dict[str, float]:
+    """Run the steps (``{"cwd": folder, "args": [nbgrader arguments]}`` or ``{"copy": [src, dst]}``) in one
+    process; every command must succeed. Returns the seconds from the process start to the end of each
+    command, by its first argument."""
+    run = subprocess.run([sys.executable, "-c", _DRIVER, json.dumps(steps, default=str)], env=env,
+                         capture_output=True, text=True, timeout=900)
+    done = [json.loads(line[len("@@step "):]) for line in run.stdout.splitlines() if line.startswith("@@step ")]
+    want = [s["args"] for s in steps if "args" in s]
+    failed = next((d["args"] for d in done if d["code"]), want[len(done)] if len(done) < len(want) else None)
+    assert run.returncode == 0 and [d["args"] for d in done] == want, \
+        f"nbgrader {' '.join(failed or [])} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    return {d["args"][0]: d["at"] for d in done}
 
 
 @pytest.fixture(scope="module")
@@ -52,28 +96,30 @@ def course(tmp_path_factory):
                # nbgrader runs `alembic` by name, as the Makefile's targets let it (venv first on PATH)
                PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     times = {}
-    start = first = time.perf_counter()
+    start = time.perf_counter()
     # make assignment LAB=...: the course's source/ from the solution notebook, then generate_assignment
     prep = subprocess.run([sys.executable, "-m", "labkit.workspace", "course", "--course", str(course),
                            str(SOURCE)], cwd=base, env=env, capture_output=True, text=True, timeout=120)
     assert prep.returncode == 0, prep.stderr
-    _nbgrader(course, env, "generate_assignment", LAB)
-    times["generate"] = time.perf_counter() - start
-    # the exchange route: release; a student fetches it and submits it untouched; collect
-    _nbgrader(course, env, "release_assignment", LAB)
+    prep_seconds = time.perf_counter() - start
     student_side = ["--course", COURSE_ID, f"--Exchange.root={exchange}"]
-    _nbgrader(home, env, "fetch_assignment", LAB, *student_side)
-    _nbgrader(home, env, "submit", LAB, *student_side)
-    _nbgrader(course, env, "collect", LAB)
-    (student,) = [p.name for p in (course / "submitted").iterdir()]
-    # the hand route: the solutions handed in as another student's submission
-    (course / "submitted" / "solutions" / LAB).mkdir(parents=True)
-    shutil.copyfile(course / "source" / LAB / f"{LAB}.ipynb", course / "submitted" / "solutions" / LAB / f"{LAB}.ipynb")
-    start = time.perf_counter()
-    _nbgrader(course, env, "autograde", LAB)
-    times["autograde"] = time.perf_counter() - start
-    _nbgrader(course, env, "generate_feedback", LAB)
-    times["total"] = time.perf_counter() - first
+    solutions = course / "submitted" / "solutions" / LAB
+    at = _nbgrader_steps(env, [
+        {"cwd": course, "args": ["generate_assignment", LAB]},
+        # the exchange route: release; a student fetches it and submits it untouched; collect
+        {"cwd": course, "args": ["release_assignment", LAB]},
+        {"cwd": home, "args": ["fetch_assignment", LAB, *student_side]},
+        {"cwd": home, "args": ["submit", LAB, *student_side]},
+        {"cwd": course, "args": ["collect", LAB]},
+        # the hand route: the solutions handed in as another student's submission
+        {"copy": [course / "source" / LAB / f"{LAB}.ipynb", solutions / f"{LAB}.ipynb"]},
+        {"cwd": course, "args": ["autograde", LAB]},
+        {"cwd": course, "args": ["generate_feedback", LAB]},
+    ])
+    times["generate"] = prep_seconds + at["generate_assignment"]
+    times["autograde"] = at["autograde"] - at["collect"]
+    times["total"] = time.perf_counter() - start
+    (student,) = [p.name for p in (course / "submitted").iterdir() if p.name != "solutions"]
     assert hashlib.sha256(SOURCE.read_bytes()).hexdigest() == before, "notebooks/ must only be read"
     print(f"\nnbgrader pipeline on {LAB}: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
     return course, student, times

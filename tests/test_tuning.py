@@ -8,6 +8,9 @@ import pytest
 
 from labkit import tuning
 
+# keras-tuner runs two full garbage collections before every trial: see conftest's frozen_gc
+pytestmark = pytest.mark.usefixtures("frozen_gc")
+
 
 def _data():
     from labkit import data
