@@ -47,7 +47,7 @@ export IPYTHONDIR := $(CURDIR)/tools/ipython
 export PYTHONWARNINGS := ignore::DeprecationWarning
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: setup lab test unit platforms notebooks verify student book clean assignment release collect autograde feedback
+.PHONY: setup lab test unit integration platforms notebooks verify student book clean assignment release collect autograde feedback
 
 setup: $(STAMP)
 
@@ -84,16 +84,23 @@ lab: setup
 
 # The tests run the quick profile unless LABKIT_PROFILE says otherwise: the standard
 # profile is a learner's session (up to ~10 minutes a notebook), not a test run.
-# Three steps: the unit tests; the install checks that ask the package index whether the
-# lock resolves on every supported platform (minutes; README, Install and platforms); the
-# notebooks.
+# Four steps: the unit tests (one process, seconds each); the integration tests (slow or
+# multi-process: real clusters, kernels, nbgrader, recipe training); the install checks that ask
+# the package index whether the lock resolves on every supported platform (README, Install and
+# platforms); the notebooks.
+UNIT := not slow and not multiprocess and not network
+INTEGRATION := (slow or multiprocess) and not network
 test: setup
-	$(BIN)/python -m pytest -m "not network" tests
+	$(BIN)/python -m pytest -m "$(UNIT)" tests
+	$(BIN)/python -m pytest -m "$(INTEGRATION)" tests
 	$(BIN)/python -m pytest -m network tests
 	LABKIT_PROFILE=$${LABKIT_PROFILE:-quick} $(BIN)/python -m pytest $(NBVAL_FLAGS) $(NOTEBOOKS)
 
 unit: setup
-	$(BIN)/python -m pytest -m "not network" tests
+	$(BIN)/python -m pytest -m "$(UNIT)" tests
+
+integration: setup
+	$(BIN)/python -m pytest -m "$(INTEGRATION)" tests
 
 platforms: setup
 	$(BIN)/python -m pytest -m network tests
