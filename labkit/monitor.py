@@ -183,12 +183,13 @@ class DriftDetector:
     PSI exceeds ``psi_threshold``; pass ``psi_threshold=None`` to calibrate it as the
     ``1 - alpha`` quantile of the score on ``calibration_windows`` bootstrap windows of
     ``window_size`` rows drawn from a held-out half of the reference (the other half
-    is then the reference).
+    is then the reference); ``seed`` seeds that split and those draws (``None``: a fresh
+    draw each time).
     """
 
     def __init__(self, reference: np.ndarray, *, method: Literal["ks", "psi"] = "ks", alpha: float = 0.01,
                  bins: int = 10, psi_threshold: float | None = 0.25, window_size: int = 500,
-                 calibration_windows: int = 50, seed: int = 0):
+                 calibration_windows: int = 50, seed: int | None = 0):
         kind = check_option(method, "method", ("ks", "psi"))
         alpha = check_number(alpha, "alpha", min_val=0, max_val=1, include_min=False, include_max=False)
         bins = check_int(bins, "bins", min_val=2)  # one bin holds everything: PSI would always be 0

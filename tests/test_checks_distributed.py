@@ -59,8 +59,9 @@ def test_scaled_recipe_accepts_any_number_type(gb, lr, capsys):
 
 
 def test_distinct_learning_rates():
-    tcheck.distinct_learning_rates(4, 16)
+    for g, r in [(4, 16), (np.int64(4), np.int64(16)), (4.0, 16.0), (np.array([4]), 16)]:
+        tcheck.distinct_learning_rates(g, r)   # a count in any number type
     for g, r, hint in [(None, 16, "no answer"), (16, 16, "number of trials"), (4, 4, "not right"),
-                       (4.0, 16, "integer"), (4, None, "no answer")]:
+                       (4.5, 16, "integer"), ("4", 16, "string"), (True, 16, "bool"), (4, None, "no answer")]:
         with pytest.raises(ExerciseError, match=hint):
             tcheck.distinct_learning_rates(g, r)

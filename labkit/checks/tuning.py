@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labkit.checks import ExerciseError, passed, require_answer
+from labkit.checks import ExerciseError, passed, require_answer, require_number
 
 __all__ = ["distinct_learning_rates"]
 
@@ -16,9 +16,8 @@ def distinct_learning_rates(grid_distinct_lr: Any, random_distinct_lr: Any) -> N
             "continuous range in every trial, so (almost surely) every trial has its own.")
     require_answer(ex, grid_distinct_lr, "grid_distinct_lr", hint)
     require_answer(ex, random_distinct_lr, "random_distinct_lr", hint)
-    for name, value in (("grid_distinct_lr", grid_distinct_lr), ("random_distinct_lr", random_distinct_lr)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ExerciseError(ex, f"`{name}` should be an integer count, got {value!r}.", hint)
+    grid_distinct_lr = require_number(ex, grid_distinct_lr, "`grid_distinct_lr`", hint, integer=True)
+    random_distinct_lr = require_number(ex, random_distinct_lr, "`random_distinct_lr`", hint, integer=True)
     if grid_distinct_lr != 4:
         why = " - that is the number of trials, not of learning rates" if grid_distinct_lr == 16 else ""
         raise ExerciseError(ex, f"grid_distinct_lr={grid_distinct_lr} is not right{why}.", hint)
