@@ -664,3 +664,48 @@ def test_the_recipe_is_still_reachable_from_labkit_models():
     for name in ("RecipeResult", "predict_tta", "whitening_kernel", "recipe_precision", "cpu_supports_bf16",
                  "newton_schulz", "RECIPE_DEFAULTS", "MUON_PRESET", "recipe_backup_root", "CIFAR_MEAN"):
         assert getattr(cifar, name) is getattr(recipe, name), name
+
+
+# --------------------------------------------------------------------------- ablation switches
+def test_constant_schedule_keeps_the_rate_while_main_decays():
+    """AirbenchMuon's "constant" schedule: an SGD step at step 3 of 4 is as large as at step 0."""
+    def third_step(schedule):
+        v = keras.Variable(np.zeros(3, "float32"), name="bias")
+        opt = AirbenchMuon({v.path: ("sgd", 0.5, 0.0, schedule)}, total_steps=4, sgd_momentum=0.0)
+        sizes = []
+        for _ in range(4):
+            before = v.numpy().copy()
+            opt.apply([np.ones(3, "float32")], [v])
+            sizes.append(float(before[0] - v.numpy()[0]))
+        return sizes
+
+    np.testing.assert_allclose(third_step("constant"), [0.5] * 4, rtol=1e-6)
+    np.testing.assert_allclose(third_step("main"), [0.5, 0.375, 0.25, 0.125], rtol=1e-6)
+    with pytest.raises(ValueError, match="schedule one of"):
+        AirbenchMuon({"bias": ("sgd", 0.5, 0.0, "cosine")})
+
+
+def test_recipe_net_can_learn_its_first_layer_instead_of_whitening():
+    frozen = recipe.recipe_net((8, 8, 8), whiten=None)
+    learned = recipe.recipe_net((8, 8, 8), whiten=None, train_stem=True)
+    assert not frozen.get_layer("whiten").trainable and learned.get_layer("whiten").trainable
+    assert "whiten/kernel" in {v.path for v in learned.trainable_weights}
+    with pytest.raises(ValueError, match="whiten=None"):
+        recipe.recipe_net((8, 8, 8), whiten=np.zeros((2, 2, 3, 24), "float32"), train_stem=True)
+
+
+@pytest.mark.slow
+def test_train_recipe_ablation_switches_change_what_they_say():
+    x, y = _tiny_data(128)
+    kw = dict(epochs=1, batch_size=64, widths=(8, 8, 8), log=None, optimizer="muon", tta=0)
+    plain = recipe.train_recipe(x, y, **kw)
+    ablated = recipe.train_recipe(x, y, whiten=False, lr_decay=False, **kw)
+    stem = plain.model.get_layer("whiten").kernel.numpy()
+    norm = (x[:5000].astype("float32") / 255 - np.array(recipe.CIFAR_MEAN, "float32")) / np.array(recipe.CIFAR_STD,
+                                                                                                   "float32")
+    np.testing.assert_allclose(stem, recipe.whitening_kernel(norm), atol=1e-5)  # frozen at the whitening filters
+    assert not np.allclose(ablated.model.get_layer("whiten").kernel.numpy(), recipe.whitening_kernel(norm), atol=0.1)
+    rules = ablated.model.optimizer._rules
+    assert {r[3] for r in rules if r is not None} == {"constant", "whiten"}
+    assert {r[3] for r in plain.model.optimizer._rules if r is not None} == {"main", "whiten"}
+    assert ablated.config["whiten"] is False and ablated.config["lr_decay"] is False

@@ -1,4 +1,4 @@
-"""A fast CIFAR-10 training recipe for CPUs (notebook 06, section 7).
+"""A fast CIFAR-10 training recipe for CPUs (notebook 07, training fast).
 
 The recipe (:func:`recipe_net`, :func:`train_recipe`) follows the airbench family of fast CIFAR-10
 trainers (Jordan, 2024; after Page, 2018 and hlb-CIFAR10): a frozen 2x2 patch-whitening first layer
@@ -32,7 +32,7 @@ or not - saves and reloads as ``.keras`` once ``labkit.recipe`` is imported.
 """
 from __future__ import annotations
 
-from labkit.recipe.augment import predict_tta
+from labkit.recipe.augment import augment_fn, predict_tta
 from labkit.recipe.backup import recipe_backup_root
 from labkit.recipe.network import CIFAR_MEAN, CIFAR_STD, ScaledBias, recipe_net, whitening_kernel
 from labkit.recipe.optimizers import AirbenchMuon, Lookahead, newton_schulz
@@ -40,6 +40,6 @@ from labkit.recipe.precision import cpu_supports_bf16, recipe_precision
 from labkit.recipe.schedules import Triangle
 from labkit.recipe.train import MUON_PRESET, RECIPE_DEFAULTS, RecipeResult, train_recipe
 
-__all__ = ["train_recipe", "RecipeResult", "recipe_net", "predict_tta", "whitening_kernel", "recipe_precision",
-           "cpu_supports_bf16", "newton_schulz", "recipe_backup_root", "RECIPE_DEFAULTS", "MUON_PRESET",
-           "CIFAR_MEAN", "CIFAR_STD", "ScaledBias", "AirbenchMuon", "Lookahead", "Triangle"]
+__all__ = ["train_recipe", "RecipeResult", "recipe_net", "predict_tta", "augment_fn", "whitening_kernel",
+           "recipe_precision", "cpu_supports_bf16", "newton_schulz", "recipe_backup_root", "RECIPE_DEFAULTS",
+           "MUON_PRESET", "CIFAR_MEAN", "CIFAR_STD", "ScaledBias", "AirbenchMuon", "Lookahead", "Triangle"]

@@ -102,7 +102,7 @@ def _dirac_(conv) -> None:
 def recipe_net(widths: Sequence[int] = (64, 128, 256), *, whiten: np.ndarray | None = None,
                num_classes: int = 10, bn_momentum: float = 0.6, bias_scale: float = 64.0,
                logit_scale: float = 1 / 9, activation: str = "relu", precision: str = "float32",
-               head_std: float | None = None, name: str = "recipe_net"):
+               head_std: float | None = None, train_stem: bool = False, name: str = "recipe_net"):
     """The recipe's airbench-style network. Input: float images in [0, 1], (N, 32, 32, 3).
 
     normalise -> conv2x2 'valid' (frozen whitening kernel) + bias ("whiten_bias", 64x rate) - act ->
@@ -112,6 +112,8 @@ def recipe_net(widths: Sequence[int] = (64, 128, 256), *, whiten: np.ndarray | N
     ``whiten``: the (2, 2, 3, 24) kernel from :func:`whitening_kernel` (random and frozen when None,
     e.g. for shape tests). ``head_std``: initialise the head's weights uniformly with this standard
     deviation (airbench94_muon: 1, with ``logit_scale`` 1/widths[-1]); None: Keras' default.
+    ``train_stem``: let the 2x2 first layer learn (an ablation; give ``whiten=None``, and it starts
+    from Keras' default initialisation) instead of freezing it.
 
     The model holds only Keras layers and :class:`ScaledBias` (registered), so it saves and reloads
     as ``.keras`` (``model.save("net.keras")``, ``keras.saving.load_model("net.keras")``).
@@ -148,7 +150,9 @@ def recipe_net(widths: Sequence[int] = (64, 128, 256), *, whiten: np.ndarray | N
         if whiten.shape != (2, 2, 3, 24):
             raise ValueError(f"whiten must be a (2, 2, 3, 24) kernel from whitening_kernel(), got {whiten.shape}.")
         stem.kernel.assign(whiten)
-    stem.trainable = False
+    if train_stem and whiten is not None:
+        raise ValueError("train_stem=True learns the first layer from scratch; pass whiten=None with it.")
+    stem.trainable = bool(train_stem)
     for c in convs:
         _dirac_(c)
     return model

@@ -31,7 +31,7 @@ def newton_schulz(g, steps: int = 3, eps: float = 1e-7):
     return ops.transpose(x) if tall else x
 
 
-_RULES, _SCHEDULES = ("muon", "sgd"), ("main", "whiten")
+_RULES, _SCHEDULES = ("muon", "sgd"), ("main", "whiten", "constant")
 
 
 def _layer_key(path: str) -> str:
@@ -77,9 +77,10 @@ class AirbenchMuon(keras.optimizers.Optimizer):
       decay ``decay`` (the gradient gets ``decay * w`` before the momentum, as in PyTorch).
 
     ``schedule`` ``"main"`` decays the rate linearly from ``lr`` to 0 over ``total_steps``,
-    ``"whiten"`` over ``whiten_steps``. Variables not in ``groups`` are left alone. A key matches a
-    variable by its last two parts, ``layer/variable``: a ``Sequential`` model's paths start with the
-    model's name (``"sequential/conv/kernel"``) and the same model reloaded from ``.keras`` has none
+    ``"whiten"`` over ``whiten_steps``; ``"constant"`` keeps it at ``lr`` (an ablation). Variables
+    not in ``groups`` are left alone. A key matches a variable by its last two parts,
+    ``layer/variable``: a ``Sequential`` model's paths start with the model's name
+    (``"sequential/conv/kernel"``) and the same model reloaded from ``.keras`` has none
     (``"conv/kernel"``). The groups are part of the config, so a model compiled with this optimiser
     saves and reloads as ``.keras`` with its optimiser and momentum buffers and trains on as before.
 
@@ -127,9 +128,10 @@ class AirbenchMuon(keras.optimizers.Optimizer):
         if rule is None:
             return
         kind, lr, decay, schedule = rule
-        span = float(max(self.total_steps if schedule == "main" else self.whiten_steps, 1))
-        step = ops.cast(self.iterations, "float32")
-        rate = ops.cast(learning_rate, "float32") * lr * ops.maximum(1.0 - step / span, 0.0)
+        rate = ops.cast(learning_rate, "float32") * lr
+        if schedule != "constant":
+            span = float(max(self.total_steps if schedule == "main" else self.whiten_steps, 1))
+            rate = rate * ops.maximum(1.0 - ops.cast(self.iterations, "float32") / span, 0.0)
         g = ops.cast(gradient, variable.dtype)
         m = self.momentums[i]
         if kind == "muon":

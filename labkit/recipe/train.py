@@ -29,12 +29,15 @@ __all__ = ["train_recipe", "RecipeResult", "RecipeLog", "RECIPE_DEFAULTS", "MUON
 RECIPE_DEFAULTS: dict[str, Any] = dict(
     widths=(64, 128, 256), activation="relu", batch_size=512, optimizer="sgd", lr=10.0, momentum=0.85,
     weight_decay=0.015, label_smoothing=0.2, warmup=0.23, start_factor=0.2, end_factor=0.07, translate=2,
-    flip=True, alternate_flip=True, lookahead=True, tta=2, whiten_bias_epochs=3,
+    flip=True, alternate_flip=True, lookahead=True, tta=2, whiten_bias_epochs=3, whiten=True, lr_decay=True,
     muon_lr=0.24, muon_momentum=0.6, muon_bias_lr=0.053, muon_head_lr=0.67, muon_decay=2e-6,
 )
 """The recipe's settings (:func:`train_recipe` keywords). optimizer "sgd": airbench94's Nesterov SGD
 (``lr``, ``momentum``, ``weight_decay`` in airbench94's units, triangular schedule, Lookahead);
-"muon": airbench94_muon's (``muon_*``; see :data:`MUON_PRESET`)."""
+"muon": airbench94_muon's (``muon_*``; see :data:`MUON_PRESET`). Two switches exist for ablations
+(``benchmarks/bench_recipe_ablation.py``): ``whiten=False`` learns the 2x2 first layer from Keras'
+default initialisation instead of freezing it at the patch-whitening filters, and ``lr_decay=False``
+keeps every rate (but the whitening bias's) at its peak instead of decaying it."""
 
 MUON_PRESET: dict[str, Any] = dict(batch_size=2000, activation="gelu", lookahead=False)
 """What ``optimizer="muon"`` changes besides the optimiser, as in airbench94_muon (reported to reach
@@ -244,7 +247,8 @@ def train_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray | 
 
     keras.utils.set_random_seed(seed)
     norm = (xtr[: min(len(xtr), 5000)] - np.array(CIFAR_MEAN, "float32")) / np.array(CIFAR_STD, "float32")
-    model = recipe_net(widths, whiten=whitening_kernel(norm), num_classes=num_classes,
+    model = recipe_net(widths, whiten=whitening_kernel(norm) if cfg["whiten"] else None,
+                       train_stem=not cfg["whiten"], num_classes=num_classes,
                        activation=cfg["activation"], precision=policy, bias_scale=1.0 if muon else 64.0,
                        logit_scale=1 / widths[-1] if muon else 1 / 9, head_std=1.0 if muon else None)
     total_steps = steps_per_epoch * epochs
@@ -300,7 +304,8 @@ def _recipe_sgd(model, cfg: dict, bs: int, total_steps: int):
     # decay is amplified by the momentum like the gradient, so per step it shrinks w by
     # weight_decay * batch / 1024 (times the schedule): wd_keras = that / lr.
     wd = cfg["weight_decay"] * bs / 1024 / lr
-    schedule = Triangle(lr, total_steps, cfg["warmup"], cfg["start_factor"], cfg["end_factor"])
+    schedule = (Triangle(lr, total_steps, cfg["warmup"], cfg["start_factor"], cfg["end_factor"])
+                if cfg["lr_decay"] else lr)
     opt = keras.optimizers.SGD(schedule, momentum=momentum, nesterov=True, weight_decay=wd)
     # airbench trains the whitening bias (at the 64x bias rate) for the first few epochs only; a
     # frozen bias must not decay either, so it is kept out of the weight decay throughout
@@ -315,16 +320,17 @@ def _recipe_muon(model, cfg: dict, bs: int, total_steps: int, whiten_steps: int)
     and the coupled decay ``decay / lr``, so a step shrinks a weight by ``decay * batch`` as there."""
     whiten_bias = model.get_layer("whiten_bias").bias
     decay = float(cfg["muon_decay"])
+    main = "main" if cfg["lr_decay"] else "constant"
     groups = {}
     for v in model.trainable_weights:
         if v.path == whiten_bias.path:
             groups[v.path] = ("sgd", cfg["muon_bias_lr"] * bs, decay / cfg["muon_bias_lr"], "whiten")
         elif len(v.shape) == 4:
-            groups[v.path] = ("muon", float(cfg["muon_lr"]), 0.0, "main")
+            groups[v.path] = ("muon", float(cfg["muon_lr"]), 0.0, main)
         elif v.path.startswith("head/"):
-            groups[v.path] = ("sgd", cfg["muon_head_lr"] * bs, decay / cfg["muon_head_lr"], "main")
+            groups[v.path] = ("sgd", cfg["muon_head_lr"] * bs, decay / cfg["muon_head_lr"], main)
         else:  # batch norm biases
-            groups[v.path] = ("sgd", cfg["muon_bias_lr"] * bs, decay / cfg["muon_bias_lr"], "main")
+            groups[v.path] = ("sgd", cfg["muon_bias_lr"] * bs, decay / cfg["muon_bias_lr"], main)
     opt = AirbenchMuon(groups, total_steps, whiten_steps, muon_momentum=float(cfg["muon_momentum"]),
                        sgd_momentum=float(cfg["momentum"]))
     return opt, dict(muon_groups={k: v[0] for k, v in groups.items()})
