@@ -60,7 +60,8 @@ def _parse(argv):
     return p.parse_args(argv)
 
 
-def _cpu_info() -> dict:
+def cpu_info() -> dict:
+    """This machine: core count, platform, the CPU model and the flags of CPU_FLAGS (from /proc/cpuinfo)."""
     info = dict(cpu_count=os.cpu_count(), platform=platform.platform(), processor=platform.processor())
     try:
         text = Path("/proc/cpuinfo").read_text()
@@ -221,7 +222,7 @@ def main(argv=None) -> int:
                 f"{args.old_epochs} epochs"),
         summary={name: _summary(rs, targets) for name, rs in runs.items()},
         runs=runs,
-        machine=dict(**_cpu_info(), threads=int(os.environ.get("LABKIT_THREADS", os.cpu_count() or 1)),
+        machine=dict(**cpu_info(), threads=int(os.environ.get("LABKIT_THREADS", os.cpu_count() or 1)),
                      matmul_peak_float32_flops=peak, load_start=load_start, load_end=os.getloadavg(),
                      tensorflow=tf.__version__, keras=keras.__version__, python=sys.version.split()[0]),
         note="Timings are only comparable within one run; on a shared machine quote the load averages.",
