@@ -29,7 +29,7 @@ _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from labkit.profiles import active_profile, settings  # noqa: E402
 from labkit.repro import seed_everything  # noqa: E402
-from labkit.results import record, recorded  # noqa: E402
+from labkit.results import record, recorded, stored_benchmark  # noqa: E402
 
-__all__ = ["active_profile", "settings", "seed_everything", "record", "recorded"]
+__all__ = ["active_profile", "settings", "seed_everything", "record", "recorded", "stored_benchmark"]
 __version__ = "0.1.0"

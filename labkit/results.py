@@ -11,6 +11,7 @@ import math
 import os
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,3 +62,33 @@ def record(key: str, value: Any) -> None:
 def recorded() -> dict[str, Any]:
     """A copy of everything recorded in this process so far."""
     return dict(_RECORDED)
+
+
+_BENCH_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+def stored_benchmark(name: str, start: str | os.PathLike | None = None) -> tuple[dict, str] | None:
+    """The newest stored run of benchmark ``name``, as ``(result, path)``; None where there is none.
+
+    A benchmark script writes ``benchmarks/results/<name>_<YYYY-MM-DD>.json`` in the workbook's folder;
+    this looks for that folder in ``start`` (default: the working directory) and each folder above
+    it, so a notebook finds it from ``notebooks/`` and from a workspace beneath it. The newest is the
+    last by name (the ISO date sorts). Outside a clone of the workbook (an installed labkit, Colab)
+    there is none. Raises ``ValueError`` for a ``name`` that is not lowercase words joined by ``_``,
+    and ``ValueError`` naming the file when the newest one is not valid JSON.
+    """
+    if not isinstance(name, str) or not _BENCH_NAME.match(name):
+        raise ValueError(f"name must be a benchmark's name such as 'recipe_ablation' (lowercase letters, digits and "
+                         f"_), got {name!r}.")
+    here = Path(start if start is not None else Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        dated = re.compile(rf"{name}_\d{{4}}-\d{{2}}-\d{{2}}\.json")
+        found = sorted(f for f in (folder / "benchmarks" / "results").glob(f"{name}_*.json") if dated.fullmatch(f.name))
+        if found:
+            path = found[-1]
+            try:
+                return json.loads(path.read_text(encoding="utf-8")), str(path)
+            except ValueError as err:
+                raise ValueError(f"{path} is not a valid benchmark result ({err}); rerun the benchmark or restore "
+                                 "the file from git.") from None
+    return None

@@ -140,3 +140,27 @@ def test_seed_everything_leaves_pythonhashseed_alone(monkeypatch):
     monkeypatch.delenv("PYTHONHASHSEED", raising=False)
     labkit.seed_everything(3)
     assert "PYTHONHASHSEED" not in __import__("os").environ  # set in a running process it would do nothing
+
+
+def test_stored_benchmark_finds_the_newest_run_from_below(tmp_path):
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    (results / "recipe_ablation_2026-11-30.json").write_text('{"run": "old"}')
+    (results / "recipe_ablation_2026-12-02.json").write_text('{"run": "new"}')
+    (results / "recipe_ablation_extra_2026-12-09.json").write_text('{"run": "another benchmark"}')
+    below = tmp_path / "notebooks" / "_work"
+    below.mkdir(parents=True)
+    found, path = labkit.stored_benchmark("recipe_ablation", start=below)
+    assert found == {"run": "new"} and path == str(results / "recipe_ablation_2026-12-02.json")
+    assert labkit.stored_benchmark("bench_mnist", start=below) is None
+
+
+def test_stored_benchmark_refuses_bad_names_and_names_a_broken_file(tmp_path):
+    for bad in ("../x", "Recipe", "", 3):
+        with pytest.raises(ValueError, match="benchmark's name"):
+            labkit.stored_benchmark(bad, start=tmp_path)
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    (results / "broken_2026-12-02.json").write_text("{not json")
+    with pytest.raises(ValueError, match="broken_2026-12-02.json"):
+        labkit.stored_benchmark("broken", start=tmp_path)
