@@ -7,7 +7,7 @@ Usage (from the repository root, with LABKIT_DATA_DIR set)::
     python benchmarks/bench_cifar_recipe.py --epochs 2 --widths 64,128,256 --precision float32
 
 It takes the recipe's settings (widths, epochs, batch size, training-set size, bar and time budget)
-from ``labkit.settings("cifar10", profile)`` unless overridden, then
+from ``labkit.settings("fast_training", profile)`` unless overridden, then
 
 1. measures this machine's matrix-multiply peak (float32 and bfloat16) with ``labkit.flops.matmul_peak``;
 2. trains the recipe, evaluating test accuracy (with the recipe's test-time augmentation) after
@@ -38,9 +38,9 @@ import labkit  # noqa: E402  (before TensorFlow)
 def _parse(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--profile", choices=("quick", "standard", "full"), default="standard")
-    p.add_argument("--epochs", type=int, help="override the profile's recipe_epochs")
-    p.add_argument("--widths", help="override recipe_widths, e.g. 64,128,256")
-    p.add_argument("--batch-size", type=int, help="override recipe_batch_size")
+    p.add_argument("--epochs", type=int, help="override the profile's epochs")
+    p.add_argument("--widths", help="override widths, e.g. 64,128,256")
+    p.add_argument("--batch-size", type=int, help="override batch_size")
     p.add_argument("--n-train", type=int, help="train on a stratified subset of this size")
     p.add_argument("--activation", help="override the profile's recipe activation (airbench: gelu)")
     p.add_argument("--optimizer", choices=("sgd", "muon"), help="override the profile's recipe optimizer")
@@ -57,18 +57,18 @@ def _parse(argv):
 
 def main(argv=None) -> int:
     args = _parse(argv)
-    cfg = labkit.settings("cifar10", args.profile)
+    cfg = labkit.settings("fast_training", args.profile)
     labkit.seed_everything(args.seed)
     from labkit import data, flops, recipe
 
-    widths = tuple(int(w) for w in args.widths.split(",")) if args.widths else tuple(cfg.recipe_widths)
-    epochs = args.epochs or cfg.recipe_epochs
-    batch = args.batch_size or cfg.recipe_batch_size
-    n_train = args.n_train or cfg.recipe_n_train
-    target = args.target if args.target is not None else cfg.min_recipe_accuracy
-    budget = args.budget if args.budget is not None else cfg.recipe_budget_s
+    widths = tuple(int(w) for w in args.widths.split(",")) if args.widths else tuple(cfg.widths)
+    epochs = args.epochs or cfg.epochs
+    batch = args.batch_size or cfg.batch_size
+    n_train = args.n_train or cfg.n_train
+    target = args.target if args.target is not None else cfg.min_accuracy
+    budget = args.budget if args.budget is not None else cfg.budget_s
 
-    options = dict(cfg.recipe_options)
+    options = dict(cfg.options)
     if args.activation:
         options["activation"] = args.activation
     if args.optimizer:

@@ -102,17 +102,17 @@ def test_every_lab_has_bars():
 
 
 def test_settings_are_frozen_all_the_way_down():
-    cfg = profiles.settings("cifar10", "quick")
+    cfg = profiles.settings("fast_training", "quick")
     with pytest.raises(TypeError):
-        cfg.recipe_options["optimizer"] = "sgd"   # a nested dict is read-only too
+        cfg.options["optimizer"] = "sgd"   # a nested dict is read-only too
     with pytest.raises(TypeError):
         cfg["n_train"] = 1
     with pytest.raises(TypeError):
         del cfg["n_train"]
-    assert isinstance(cfg.recipe_widths, tuple)
+    assert isinstance(cfg.widths, tuple)
     # another read of the same table is unchanged
-    assert profiles.settings("cifar10", "quick").recipe_options["optimizer"] == "muon"
-    assert profiles.settings("cifar10", "quick")["n_train"] == cfg["n_train"] == 5_000
+    assert profiles.settings("fast_training", "quick").options["optimizer"] == "muon"
+    assert profiles.settings("fast_training", "quick")["n_train"] == cfg["n_train"] == 2_500
 
 
 def test_settings_refuse_attribute_assignment():
