@@ -1,4 +1,4 @@
-"""Strategy selection and the data-parallel training loops of notebook 11.
+"""Strategy selection and the data-parallel training loops of notebook 12.
 
 * :func:`split_cpu` - splits the CPU into logical devices (before TensorFlow starts),
   so ``MirroredStrategy`` has several replicas on a laptop;

@@ -327,7 +327,7 @@ GITHUB_BRANCH = "main"
 COLAB_BADGE_TAG = "colab-badge"
 COLAB_SETUP_TAG = "colab-setup"
 # The workbook's runtime dependencies that Colab does not ship, pinned as in requirements.lock:
-# keras-tuner (labkit.tuning, lab 10) and its kt-legacy shim. Everything else labkit and the labs
+# keras-tuner (labkit.tuning, lab 11) and its kt-legacy shim. Everything else labkit and the labs
 # import (TensorFlow, Keras, NumPy, scikit-learn, SciPy, Matplotlib, Pillow, ipywidgets, nbformat,
 # psutil, threadpoolctl; keras-tuner's grpcio, protobuf, requests, packaging) is Colab's own.
 COLAB_EXTRAS = ("keras-tuner==1.4.8", "kt-legacy==1.0.5")

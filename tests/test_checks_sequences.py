@@ -1,4 +1,4 @@
-"""Checks of notebook 13: right answers pass, placeholders and wrong answers get hints."""
+"""Checks of notebook 14: right answers pass, placeholders and wrong answers get hints."""
 from __future__ import annotations
 
 import pytest

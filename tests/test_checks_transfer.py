@@ -1,4 +1,4 @@
-"""Checks of notebook 08 accept the right answers and reject wrong ones with a hint."""
+"""Checks of notebook 09 accept the right answers and reject wrong ones with a hint."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Exercise checks of notebook 12 (data quality and quantity)."""
+"""Exercise checks of notebook 13 (data quality and quantity)."""
 from __future__ import annotations
 
 import numpy as np

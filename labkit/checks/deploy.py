@@ -1,4 +1,4 @@
-"""Exercise checks of notebook 14 (deploy, monitor, retrain)."""
+"""Exercise checks of notebook 15 (deploy, monitor, retrain)."""
 from __future__ import annotations
 
 import numpy as np

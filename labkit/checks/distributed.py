@@ -1,4 +1,4 @@
-"""Checks for notebook 11 (training on many devices and machines)."""
+"""Checks for notebook 12 (training on many devices and machines)."""
 from __future__ import annotations
 
 import json

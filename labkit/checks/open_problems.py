@@ -1,4 +1,4 @@
-"""Checks for notebook 15 (open problems: landscapes, hand-made filters, cost design)."""
+"""Checks for notebook 16 (open problems: landscapes, hand-made filters, cost design)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Checks for the exercises of the optimisation notebook (07_optimisation)."""
+"""Checks for the exercises of the optimisation notebook (08_optimisation)."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""Exercise checks of notebook 13 (sequences and vanishing gradients)."""
+"""Exercise checks of notebook 14 (sequences and vanishing gradients)."""
 from __future__ import annotations
 
 import keras

@@ -1,4 +1,4 @@
-"""Checks for the exercises of notebook 09, "Skewed datasets"."""
+"""Checks for the exercises of notebook 10, "Skewed datasets"."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""Checks for notebook 08 (transfer learning)."""
+"""Checks for notebook 09 (transfer learning)."""
 from __future__ import annotations
 
 import keras

@@ -1,4 +1,4 @@
-"""Checks for notebook 10 (hyperparameter search)."""
+"""Checks for notebook 11 (hyperparameter search)."""
 from __future__ import annotations
 
 from typing import Any
