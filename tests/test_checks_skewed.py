@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import math
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from labkit.checks import ExerciseError, skewed
 
@@ -112,3 +114,79 @@ def test_prior_bias_accepts_log_odds(capsys):
 def test_prior_bias_rejects_wrong_answers(answer, match):
     with pytest.raises(ExerciseError, match=match):
         skewed.prior_bias(answer)
+
+
+# --------------------------------------------------------------------------- focal loss
+def _focal_right(y_true, logits, gamma=2.0):
+    p = keras.ops.sigmoid(logits)
+    p_t = y_true * p + (1 - y_true) * (1 - p)
+    ce = keras.ops.binary_crossentropy(y_true, logits, from_logits=True)
+    return keras.ops.mean((1 - p_t) ** gamma * ce, axis=-1)
+
+
+def _focal_not_written(y_true, logits, gamma=2.0):
+    raise NotImplementedError
+
+
+def test_focal_loss_accepts_the_right_loss_and_keras_own(capsys):
+    skewed.focal_loss(_focal_right, seed=0)
+    skewed.focal_loss(lambda y, z, gamma=2.0: keras.losses.BinaryFocalCrossentropy(
+        from_logits=True, gamma=gamma, reduction=None)(y, z), seed=1)
+    assert capsys.readouterr().out.count("correct") == 2
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_focal_loss_refuses_an_answer_copied_from_another_call(seed):
+    seen = {}
+
+    def spy(y, z, gamma=2.0):
+        out = _focal_right(y, z, gamma)
+        if gamma not in seen and not isinstance(out, type(None)) and tf.executing_eagerly():
+            seen[gamma] = keras.ops.convert_to_numpy(out)
+        return out
+
+    skewed.focal_loss(spy, seed=seed)
+    frozen = seen[2.0]
+    with pytest.raises(ExerciseError):
+        skewed.focal_loss(lambda y, z, gamma=2.0: frozen, seed=seed + 50)
+
+
+def _naive_log(y_true, logits, gamma=2.0):   # log of a sigmoid that rounds to 0 or 1
+    p = keras.ops.sigmoid(logits)
+    p_t = y_true * p + (1 - y_true) * (1 - p)
+    return keras.ops.mean(-(1 - p_t) ** gamma * keras.ops.log(p_t), axis=-1)
+
+
+@pytest.mark.parametrize("wrong, match", [
+    (None, "no answer yet"),
+    (_focal_not_written, "not written yet"),
+    (lambda y, z, gamma=2.0: None, "returned None"),
+    (lambda y, z, gamma=2.0: keras.ops.binary_crossentropy(y, z, from_logits=True)[:, 0], "plain cross-entropy"),
+    (lambda y, z, gamma=2.0: keras.ops.mean(keras.ops.sigmoid(z) ** gamma * keras.ops.binary_crossentropy(
+        y, z, from_logits=True), axis=-1), "p \\*\\* gamma"),
+    (lambda y, z, gamma=2.0: keras.ops.mean(
+        (1 - (y * keras.ops.sigmoid(z) + (1 - y) * (1 - keras.ops.sigmoid(z)))) ** gamma
+        * keras.ops.binary_crossentropy(y, z), axis=-1), "as if they were"),
+    (lambda y, z, gamma=2.0: _focal_right(y, z, 2.0), "gamma="),
+    (_naive_log, "numerically stable"),
+    (lambda y, z, gamma=2.0: _focal_right(y, z, gamma)[:, None], "shape"),
+])
+def test_focal_loss_wrong_answers_get_their_hint(wrong, match):
+    with pytest.raises(ExerciseError, match=match):
+        skewed.focal_loss(wrong, seed=3)
+
+
+def test_focal_loss_in_numpy_fails_inside_fit_with_a_hint():
+    def numpy_focal(y, z, gamma=2.0):
+        y, z = np.asarray(y), np.asarray(z)
+        return np.asarray(keras.losses.BinaryFocalCrossentropy(from_logits=True, gamma=gamma, reduction=None)(y, z))
+
+    with pytest.raises(ExerciseError, match="keras.ops"):
+        skewed.focal_loss(numpy_focal, seed=4)
+
+
+def test_the_notebook_exercises_fail_as_student_versions_and_pass_as_solutions():
+    from exercise_cells import assert_student_cells_fail_and_solutions_pass
+
+    assert_student_cells_fail_and_solutions_pass("10_skewed_datasets.ipynb", "skewed", {"keras": keras, "math": math},
+                                                 min_exercises=4)

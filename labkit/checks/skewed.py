@@ -4,12 +4,13 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+import keras
 import numpy as np
 from sklearn.metrics import precision_recall_curve
 
-from labkit.checks import ExerciseError, call_answer, passed, require_answer
+from labkit.checks import ExerciseError, call_answer, close, fresh_seed, passed, require_answer, require_output
 
-__all__ = ["f1_from_counts", "threshold_for_recall", "prior_bias", "PRIOR_BIAS_COUNTS"]
+__all__ = ["f1_from_counts", "threshold_for_recall", "prior_bias", "focal_loss", "PRIOR_BIAS_COUNTS"]
 
 # The numbers the prior-bias exercise states: 200 frauds among 40,000 transactions.
 PRIOR_BIAS_COUNTS = (200, 39_800)
@@ -100,3 +101,75 @@ def prior_bias(bias: Any) -> None:
     if not math.isclose(value, want, rel_tol=1e-4):
         raise ExerciseError(ex, f"bias = {value:.4f}, expected about {want:.4f}.", hint)
     passed(ex, f"sigmoid({value:.3f}) = {1 / (1 + math.exp(-value)):.4f} = the base rate")
+
+
+_FOCAL_HINT = ("With p = sigmoid(logits) and p_t = p where y = 1, 1 - p where y = 0: "
+               "loss = (1 - p_t) ** gamma * cross-entropy, where the cross-entropy of logits is "
+               "keras.ops.binary_crossentropy(y_true, logits, from_logits=True). Use keras.ops throughout and "
+               "return one value per example: keras.ops.mean(..., axis=-1) over the last axis of size 1.")
+
+
+def _focal_reference(y: np.ndarray, z: np.ndarray, gamma: float) -> np.ndarray:
+    loss = keras.losses.BinaryFocalCrossentropy(from_logits=True, gamma=gamma, reduction=None)
+    return np.asarray(loss(y, z), dtype=np.float64)
+
+
+def focal_loss(fn: Callable[..., Any], seed: int | None = None) -> None:
+    """Exercise 4: ``fn(y_true, logits, gamma=2.0)`` -> (N,) binary focal loss of logits, in keras.ops.
+
+    The oracle is Keras' own ``BinaryFocalCrossentropy(from_logits=True, reduction=None)``, on
+    fresh random labels and logits each call (``seed`` fixes them), for several gammas, including
+    logits of +-60 where a naive sigmoid-then-log gives inf or nan. The answer must also work as a
+    ``compile`` loss: one training step of a small model with it must give a finite loss."""
+    ex = "focal loss"
+    rng = np.random.default_rng(fresh_seed(seed))
+    n = int(rng.integers(6, 12))
+    y = (rng.random((n, 1)) < 0.3).astype("float32")
+    z = rng.normal(0, 3, (n, 1)).astype("float32")
+    for gamma in (2.0, 0.0, float(rng.uniform(0.5, 4.0))):
+        out = call_answer(ex, fn, "focal_loss", (keras.ops.convert_to_tensor(y), keras.ops.convert_to_tensor(z),
+                                                 gamma), _FOCAL_HINT)
+        got = require_output(ex, keras.ops.convert_to_numpy(out) if out is not None else None, "focal_loss", (n,),
+                             _FOCAL_HINT)
+        want = _focal_reference(y, z, gamma)
+        if close(got, want, rtol=1e-4, atol=1e-6):
+            continue
+        p = 1 / (1 + np.exp(-z[:, 0].astype(np.float64)))
+        bce = _focal_reference(y, z, 0.0)
+        p_not_t = p ** gamma * bce          # (p)^gamma instead of (1 - p_t)^gamma
+        if gamma and close(got, bce, rtol=1e-4, atol=1e-6):
+            raise ExerciseError(ex, f"with gamma={gamma:g} `focal_loss` returned the plain cross-entropy.",
+                                "Multiply the cross-entropy by (1 - p_t) ** gamma.")
+        if gamma and close(got, p_not_t, rtol=1e-4, atol=1e-6):
+            raise ExerciseError(ex, "`focal_loss` scales by p ** gamma, the same for both classes.",
+                                "Use p_t, the probability of the *true* class: p where y = 1, 1 - p where y = 0; "
+                                "the factor is (1 - p_t) ** gamma.")
+        logits_as_probs = np.asarray(keras.losses.binary_crossentropy(y, z), dtype=np.float64)
+        if close(got, (1 - np.where(y[:, 0] == 1, p, 1 - p)) ** gamma * logits_as_probs, rtol=1e-3, atol=1e-5):
+            raise ExerciseError(ex, "`focal_loss` takes the cross-entropy of the logits as if they were probabilities.",
+                                "The model outputs logits: binary_crossentropy(y_true, logits, from_logits=True).")
+        raise ExerciseError(ex, f"with gamma={gamma:g}, `focal_loss` differs from the focal loss by up to "
+                            f"{np.abs(got - want).max():.3g}.", _FOCAL_HINT)
+    y_big = np.array([[1.0], [0.0], [1.0], [0.0]], "float32")
+    z_big = np.array([[-60.0], [60.0], [60.0], [-60.0]], "float32")
+    out = call_answer(ex, fn, "focal_loss", (keras.ops.convert_to_tensor(y_big), keras.ops.convert_to_tensor(z_big),
+                                             2.0), _FOCAL_HINT)
+    big = np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(big)) or not close(big, _focal_reference(y_big, z_big, 2.0), rtol=1e-3, atol=1e-4):
+        raise ExerciseError(ex, f"for logits of -60 and +60 `focal_loss` gives {big.round(3).tolist()}: it is not "
+                            "numerically stable.",
+                            "Take the cross-entropy from the logits (binary_crossentropy(..., from_logits=True)), "
+                            "not the log of a sigmoid that rounds to 0 or 1.")
+    keras.utils.set_random_seed(int(rng.integers(2**31)))
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss=lambda yt, yp: fn(yt, yp, 2.0))
+    try:
+        history = model.fit(rng.normal(size=(32, 3)).astype("float32"),
+                            y=(rng.random((32, 1)) < 0.5).astype("float32"), epochs=1, batch_size=16, verbose=0)
+    except Exception as err:  # noqa: BLE001 - report the student's error with the hint
+        raise ExerciseError(ex, f"as a loss in model.fit, `focal_loss` raised {type(err).__name__}: {err}",
+                            "Inside fit the loss gets symbolic tensors: use keras.ops (not NumPy) throughout."
+                            ) from None
+    if not np.isfinite(history.history["loss"][-1]):
+        raise ExerciseError(ex, "`focal_loss` gave a non-finite loss inside model.fit.", _FOCAL_HINT)
+    passed(ex, "matches keras.losses.BinaryFocalCrossentropy for every gamma tried, and trains")
