@@ -64,12 +64,15 @@ _LABS: dict[str, Lab] = {
         quick=dict(n_train_dead=4_000),
         full=dict(steps_iris=500, n_train_dead=60_000),
     ),
-    # Measured: standard 0.975, full 0.980, quick 0.934.
+    # Measured: standard 0.975, full 0.980, quick 0.934. The Keras GradientTape loop of the same
+    # shape (Glorot initialisation; tf.function): quick 0.9215-0.9315, standard 0.9750-0.9757
+    # (seeds 0-2); full not measured (standard's floor).
     "backprop": Lab(
         defaults=dict(min_l1_zeros=10, max_l2_norm_ratio=0.5, min_regularised_accuracy=0.9,
                       n_train=60_000, n_test=10_000, hidden=128, epochs=10, batch_size=64, learning_rate=0.1,
-                      min_accuracy=0.97),
-        quick=dict(n_train=10_000, n_test=2_000, hidden=64, epochs=5, min_accuracy=0.92),
+                      min_accuracy=0.97, min_keras_loop_accuracy=0.965),
+        quick=dict(n_train=10_000, n_test=2_000, hidden=64, epochs=5, min_accuracy=0.92,
+                   min_keras_loop_accuracy=0.9),
         full=dict(hidden=256, epochs=30, min_accuracy=0.975),
     ),
     # The tabular remedy comparison (n_tab, epochs_tab, batch_tab) is the same small, fixed

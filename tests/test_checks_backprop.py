@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from exercise_cells import check_tests, placeholder
 from scipy import special
 
@@ -68,7 +69,37 @@ CASES = [
         ([lambda w, t: w / (1 + t)], "L2"),
         ([lambda w, t: np.sign(w) * np.maximum(np.abs(w) - t, 1e-12)], "wrong values|not exactly 0"),
     ]),
+    (checks.train_step, [lambda m, o, loss_fn, x, y: _step(m, o, loss_fn, x, y)], [
+        ([None], "no answer yet"),
+        ([placeholder], "not written yet"),
+        ([lambda m, o, loss_fn, x, y: _step(m, o, loss_fn, x, y, apply=False)], "unchanged"),
+        ([lambda m, o, loss_fn, x, y: _step(m, o, loss_fn, x, y, sign=-1.0)], "uphill"),
+        ([lambda m, o, loss_fn, x, y: _step(m, o, loss_fn, x, y, times=2)], "twice"),
+        ([lambda m, o, loss_fn, x, y: _step(m, o, loss_fn, x, y, sign=0.5)], "differ"),
+        ([lambda m, o, loss_fn, x, y: _step(m, o, loss_fn, x, y, outside=True)], "no gradients"),
+        ([lambda m, o, loss_fn, x, y: None if _step(m, o, loss_fn, x, y) is not None else 0], "returned None"),
+        ([lambda m, o, loss_fn, x, y: _step(m, o, loss_fn, x, y) * 0 + 1.0], "before the step"),
+        ([lambda m, o, loss_fn, x, y: (_step(m, o, loss_fn, x, y), 1)], "not one loss"),
+    ]),
 ]
+
+
+def _step(model, optimizer, loss_fn, x, y, *, apply=True, sign=1.0, times=1, outside=False):
+    """One GradientTape step, right by default; the keywords make the typical slips."""
+    if outside:
+        loss = loss_fn(y, model(x, training=True))
+        with tf.GradientTape() as tape:
+            pass
+    else:
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    if apply:
+        for _ in range(times):
+            pairs = zip(grads, model.trainable_variables) if sign == 1.0 else \
+                [(sign * g, v) for g, v in zip(grads, model.trainable_variables)]
+            optimizer.apply_gradients(pairs)
+    return loss
 
 
 def _backward_ok(params, cache, logits, y, mean=True, mask=True):
@@ -150,10 +181,11 @@ REFERENCES = [(checks.cross_entropy, ref.cross_entropy_from_logits),
               (checks.kl_divergence, ref.kl_divergence),
               (checks.backward, ref.two_layer_backward),
               (checks.numerical_gradient, ref.numerical_gradient),
-              (checks.soft_threshold, ref.soft_threshold)]
+              (checks.soft_threshold, ref.soft_threshold),
+              (checks.train_step, lambda m, o, loss_fn, x, y: _step(m, o, loss_fn, x, y))]
 CONTEXT = {"sigmoid": ref.sigmoid, "softmax_ref": ref.softmax, "relu": ref.relu,
            "x0": checks.GRAPH["x"], "w0": checks.GRAPH["w"], "b0": checks.GRAPH["b"],
-           "yv": checks.GRAPH["y"]}
+           "yv": checks.GRAPH["y"], "tf": tf}
 
 # the generic tests (accepts the right answer, rejects each wrong one with its hint, ...): see check_tests
 globals().update(check_tests(checks, CASES, references=REFERENCES, context=CONTEXT,

@@ -1,16 +1,19 @@
 """Checks of notebook 03 (profile ``backprop``): losses and backpropagation.
 
 Cross-entropy from logits, KL divergence, derivatives by hand on a small graph, the
-backward pass of a two-layer network, a numerical gradient, and soft thresholding
-(the L1 proximal step). Each check compares the student's answer with the reference
-in :mod:`labkit.scratch` and recognises the usual mistakes (sum instead of mean,
-swapped arguments, a forward difference, ...).
+backward pass of a two-layer network, a numerical gradient, soft thresholding (the L1
+proximal step), and one Keras training step with ``tf.GradientTape``. Each check compares
+the student's answer with an independent reference (:mod:`labkit.scratch`; for the training
+step, Keras' own ``train_on_batch``) and recognises the usual mistakes (sum instead of mean,
+swapped arguments, a forward difference, a step uphill...).
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from labkit import scratch as ref
 from labkit.checks import (
@@ -26,7 +29,7 @@ from labkit.checks import (
 )
 
 __all__ = ["cross_entropy", "kl_divergence", "graph_derivatives", "backward", "numerical_gradient",
-           "soft_threshold"]
+           "soft_threshold", "train_step"]
 
 def cross_entropy(fn: Callable) -> None:
     """``cross_entropy(logits, y)``: mean CE of integer labels, stable for logits of 1000."""
@@ -349,3 +352,88 @@ def soft_threshold(fn: Callable) -> None:
     if np.count_nonzero(got == 0) != np.count_nonzero(want == 0):
         raise ExerciseError(ex, "weights below the threshold are small but not exactly 0.", hint)
     passed(ex, f"{int(np.sum(got == 0))} of {w.size} weights exactly 0")
+
+
+_STEP_HINT = ("Inside `with tf.GradientTape() as tape:` compute logits = model(x, training=True) and "
+              "loss = loss_fn(y, logits); after the block, grads = tape.gradient(loss, model.trainable_variables) "
+              "and optimizer.apply_gradients(zip(grads, model.trainable_variables)); return loss.")
+
+
+def _probe(n_in: int, n_hidden: int, n_out: int, seed: int) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((n_in,)), keras.layers.Dense(n_hidden, activation="tanh"),
+                             keras.layers.Dense(n_out)])
+
+
+def train_step(fn: Callable, seed: int | None = None) -> None:
+    """``train_step(model, optimizer, loss_fn, x, y)``: one gradient step with ``tf.GradientTape``.
+
+    A fresh random two-layer model, batch and learning rate each call (``seed`` fixes them). The
+    oracle is Keras itself: a copy of the model compiled with the same SGD and loss takes the same
+    step with ``train_on_batch``; the weights after the student's step and the loss it returns (of
+    the batch, before the step) must match it. A missing update, a step uphill, a doubled step,
+    a loss computed outside the tape and a missing ``return`` each get their own hint."""
+    ex = "train_step"
+    rng = np.random.default_rng(fresh_seed(seed))
+    n_in, n_hidden, n_out, n = (int(v) for v in rng.integers((3, 4, 2, 8), (7, 9, 5, 17)))
+    lr = float(rng.uniform(0.05, 0.5))
+    model_seed = int(rng.integers(2**31))
+    x = rng.normal(size=(n, n_in)).astype("float32")
+    y = rng.integers(0, n_out, n)
+
+    def loss_fn():
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    oracle = _probe(n_in, n_hidden, n_out, model_seed)
+    before = [w.copy() for w in oracle.get_weights()]
+    oracle.compile(optimizer=keras.optimizers.SGD(lr), loss=loss_fn())
+    want_loss = float(oracle.train_on_batch(x, y))
+    want = oracle.get_weights()
+
+    require_answer(ex, fn, "train_step", _STEP_HINT)
+    if not callable(fn):
+        raise ExerciseError(ex, f"`train_step` should be a function, got {type(fn).__name__}.", _STEP_HINT)
+    model = _probe(n_in, n_hidden, n_out, model_seed)
+    try:
+        out = fn(model, keras.optimizers.SGD(lr), loss_fn(), tf.constant(x), tf.constant(y))
+    except NotImplementedError:
+        raise ExerciseError(ex, "`train_step` is not written yet (it raises NotImplementedError).",
+                            _STEP_HINT) from None
+    except ValueError as err:
+        if "No gradients" in str(err) or "None" in str(err):
+            raise ExerciseError(ex, f"`train_step` had no gradients to apply ({err}).",
+                                "The tape only records what runs inside its `with` block: compute the model's "
+                                "output and the loss there, then call tape.gradient after it.") from None
+        raise ExerciseError(ex, f"calling `train_step` raised ValueError: {err}", _STEP_HINT) from None
+    except Exception as err:  # noqa: BLE001 - report the student's error with the hint
+        raise ExerciseError(ex, f"calling `train_step` raised {type(err).__name__}: {err}", _STEP_HINT) from None
+    got = model.get_weights()
+    step = [g - b for g, b in zip(got, before)]
+    want_step = [w - b for w, b in zip(want, before)]
+    if all(np.allclose(g, w, rtol=1e-4, atol=1e-6) for g, w in zip(got, want)):
+        if out is None:
+            raise ExerciseError(ex, "`train_step` updated the weights but returned None.",
+                                "Return the loss of the batch (the value computed inside the tape).")
+        try:
+            got_loss = float(np.asarray(out))
+        except (TypeError, ValueError):
+            raise ExerciseError(ex, f"`train_step` returned {type(out).__name__}, not one loss value.",
+                                "Return the loss of the batch, a scalar tensor.") from None
+        if not np.isclose(got_loss, want_loss, rtol=1e-4, atol=1e-6):
+            raise ExerciseError(ex, f"`train_step` returned {got_loss:.6g}; the batch loss before the step is "
+                                f"{want_loss:.6g}.", "Return the loss computed inside the tape, before the update.")
+        passed(ex, "the same step as Keras' train_on_batch")
+        return
+    if all(np.allclose(s_, 0, atol=1e-7) for s_ in step):
+        raise ExerciseError(ex, "`train_step` left every weight unchanged.",
+                            "After tape.gradient, apply the gradients: "
+                            "optimizer.apply_gradients(zip(grads, model.trainable_variables)).")
+    if all(np.allclose(s_, -w, rtol=1e-4, atol=1e-6) for s_, w in zip(step, want_step)):
+        raise ExerciseError(ex, "`train_step` moved the weights uphill, along the gradient.",
+                            "The optimiser subtracts lr * gradient itself: pass it the gradients of the loss as "
+                            "they are, not their negatives.")
+    if all(np.allclose(s_, 2 * w, rtol=1e-3, atol=1e-6) for s_, w in zip(step, want_step)):
+        raise ExerciseError(ex, "`train_step` took the step twice.", "Call optimizer.apply_gradients once per step.")
+    worst = max(float(np.abs(g - w).max()) for g, w in zip(got, want))
+    raise ExerciseError(ex, f"after `train_step` the weights differ from one SGD step by up to {worst:.3g}.",
+                        _STEP_HINT)
