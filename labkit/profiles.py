@@ -221,11 +221,11 @@ _LABS: dict[str, Lab] = {
         defaults=dict(n_train=None, n_test=10_000, widths=(64, 256, 256), epochs=8, batch_size=2_000,
                       budget_s=1_200, options={'optimizer': 'muon', 'activation': 'relu'}, n_whiten=5_000,
                       n_whiten_check=2_000, min_accuracy=0.9, aim_accuracy=0.9, min_patch_correlation=0.8,
-                      max_whitened_covariance=0.1, min_ns_squash=4.0),
+                      max_whitened_covariance=0.1, min_ns_squash=4.0, max_airbench94_compute=None),
         quick=dict(n_train=2_500, n_test=2_000, widths=(16, 32, 64), epochs=4, batch_size=128, budget_s=None,
                    min_accuracy=0.5, aim_accuracy=0.5),
         full=dict(epochs=20, budget_s=None, options={'optimizer': 'muon', 'activation': 'gelu'},
-                  min_accuracy=0.91, aim_accuracy=0.92),
+                  min_accuracy=0.91, aim_accuracy=0.92, max_airbench94_compute=2.0),
     ),
     # Notebook 05, Fashion-MNIST MLPs; standard/full bars not measured (= quick's floors).
     "diagnosis": Lab(
