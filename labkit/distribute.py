@@ -234,9 +234,15 @@ def train_async(strategy, build_model, x, y, *, steps: int, batch: int, lr: floa
         return strategy.run(replica_step, args=next(it))
 
     n_workers = int(getattr(strategy.extended, "_num_workers", 1))
-    warm = min(steps, n_workers)  # each worker runs (and so builds) the function once
-    results = [coordinator.schedule(step, args=(iterator,)) for _ in range(warm)]
-    coordinator.join()
+    # Warm-up, untimed: three rounds of one step per worker, each waited for, so that workers slow
+    # to start (building their dataset and function) are running before the timed steps. Without
+    # it, the first worker ready may take every step of a short run alone, and nothing is stale.
+    warm, results = 0, []
+    for _ in range(3):
+        n = min(n_workers, steps - warm)
+        results += [coordinator.schedule(step, args=(iterator,)) for _ in range(n)]
+        coordinator.join()
+        warm += n
     start = time.perf_counter()
     results += [coordinator.schedule(step, args=(iterator,)) for _ in range(steps - warm)]
     coordinator.join()
