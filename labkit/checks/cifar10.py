@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_answer, require_number
-from labkit.models import cifar_large_cnn
+from labkit.models import cifar_large_cnn, count_params
 
 _FLOPS_HINT = ("A 'same' conv layer computes, at each of the h*w output positions and for each of the "
                "c_out filters, a k*k*c_in dot product: k*k*c_in multiply-adds, and a multiply-add is "
@@ -273,11 +273,7 @@ def large_cnn(fn, *, seed: int | None = None) -> None:
     width, dense_units = int(rng.integers(2, 5)), int(rng.integers(8, 25))
     lam, rate = float(10 ** rng.uniform(-4, -2)), float(rng.choice([0.15, 0.25, 0.35, 0.45]))
     tag = f" (width={width}, dense_units={dense_units}, seed={seed})"
-    keras.utils.set_random_seed(seed % 2 ** 31)
     x = rng.random((4, 32, 32, 3)).astype("float32")
-
-    def params(m) -> int:
-        return int(sum(np.prod(w.shape) for w in m.weights if w.trainable))
 
     # 1. the baseline: no remedy at all
     call = f"large_cnn({width}, {dense_units})"
@@ -289,9 +285,9 @@ def large_cnn(fn, *, seed: int | None = None) -> None:
         raise ExerciseError(ex, f"{call}{tag} already has {', '.join(extra) or 'a weight penalty'}: with the "
                             "default arguments it is the baseline, with no remedy.",
                             "Add each remedy only when its argument asks for it (if l2: ..., if dropout: ...).")
-    want = params(cifar_large_cnn(width, dense_units))
-    if params(plain) != want:
-        raise ExerciseError(ex, f"{call}{tag} has {params(plain):,} trainable parameters, expected {want:,}.",
+    want = count_params(cifar_large_cnn(width, dense_units))
+    if count_params(plain) != want:
+        raise ExerciseError(ex, f"{call}{tag} has {count_params(plain):,} trainable parameters, expected {want:,}.",
                             _CNN_HINT)
 
     # 2. L2: kernel_regularizer on every kernel, the penalty Keras adds is lam * sum(w**2)
@@ -323,9 +319,9 @@ def large_cnn(fn, *, seed: int | None = None) -> None:
         raise ExerciseError(ex, f"{call}{tag} penalises the biases of {biased}: weight decay is for the kernels.",
                             "A bias only shifts a unit's output; penalising it does not make the function smoother "
                             "and can cost fit. Pass kernel_regularizer only.")
-    if params(reg) != params(plain):
+    if count_params(reg) != count_params(plain):
         raise ExerciseError(ex, f"{call}{tag}: L2 changes the loss, not the architecture, but the parameter count "
-                            f"changed ({params(reg):,} vs {params(plain):,}).", _CNN_HINT)
+                            f"changed ({count_params(reg):,} vs {count_params(plain):,}).", _CNN_HINT)
 
     # 3. dropout: 4 layers of rate p; inference = the baseline with the same weights, training differs
     call = f"large_cnn({width}, {dense_units}, dropout={rate})"
@@ -360,9 +356,10 @@ def large_cnn(fn, *, seed: int | None = None) -> None:
         raise ExerciseError(ex, f"{call}{tag}: batch norm layers follow {after}; expected one right after each of "
                             "the 6 conv layers.", "Conv2D(..., use_bias=False) -> BatchNormalization() -> ReLU, "
                             "as in Ioffe & Szegedy: normalise the conv's output before the non-linearity.")
-    want = params(cifar_large_cnn(width, dense_units, batch_norm=True))
-    if params(bn) != want:
-        raise ExerciseError(ex, f"{call}{tag} has {params(bn):,} trainable parameters, expected {want:,}.", _CNN_HINT)
+    want = count_params(cifar_large_cnn(width, dense_units, batch_norm=True))
+    if count_params(bn) != want:
+        raise ExerciseError(ex, f"{call}{tag} has {count_params(bn):,} trainable parameters, expected {want:,}.",
+                            _CNN_HINT)
 
     # 5. augmentation: horizontal flips and translations first; identity at inference, random in training
     call = f"large_cnn({width}, {dense_units}, augment=True)"
@@ -391,9 +388,9 @@ def large_cnn(fn, *, seed: int | None = None) -> None:
     # 6. everything at once
     every: dict[str, Any] = dict(l2=lam, dropout=rate, batch_norm=True, augment=True)
     both = _build(ex, fn, (width, dense_units), every, "")
-    want = params(cifar_large_cnn(width, dense_units, l2=lam, dropout=rate, batch_norm=True, augment=True))
-    if params(both) != want or not both.losses:
+    want = count_params(cifar_large_cnn(width, dense_units, l2=lam, dropout=rate, batch_norm=True, augment=True))
+    if count_params(both) != want or not both.losses:
         raise ExerciseError(ex, f"large_cnn({width}, {dense_units}, l2=..., dropout=..., batch_norm=True, "
                             f"augment=True){tag}: the remedies together should give {want:,} trainable parameters "
-                            f"and a penalty; got {params(both):,}.", _CNN_HINT)
+                            f"and a penalty; got {count_params(both):,}.", _CNN_HINT)
     passed(ex, f"architecture, L2 penalty, dropout, batch norm and augmentation (fresh sizes, seed={seed})")

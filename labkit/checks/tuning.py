@@ -110,7 +110,7 @@ def build_model(fn, *, seed: int | None = None) -> None:
     # a trial: the tuner sets the values, then calls build_model again
     lr, units, rate = float(10 ** rng.uniform(-4, -1)), int(32 * rng.integers(1, 9)), float(rng.uniform(0.05, 0.5))
     hp = kt.HyperParameters()
-    fn(hp)
+    call_answer(ex, fn, "build_model", (hp,), _BUILD_HINT)  # declares the space, as a tuner's first call does
     hp.values.update(learning_rate=lr, units=units, dropout=rate)
     call = f"build_model(hp) with learning_rate={lr:.3g}, units={units}, dropout={rate:.3f} (seed={seed})"
     model = _model(ex, call_answer(ex, fn, "build_model", (hp,), _BUILD_HINT), call)
