@@ -239,7 +239,8 @@ def placeholders(student_source: str) -> dict:
     """The names a student exercise cell binds to placeholders, with stand-in values.
 
     Top-level ``name = None`` (or ``...``) -> ``None``; a top-level ``def`` whose body
-    raises ``NotImplementedError`` -> a function that raises it. Used by the tests to
+    raises ``NotImplementedError`` -> a function that raises it; a top-level ``class`` with
+    such a method -> a class whose construction raises it. Used by the tests to
     check that every exercise's check rejects the placeholder with a hint.
     """
     import ast
@@ -261,9 +262,9 @@ def placeholders(student_source: str) -> dict:
                 for t in ([target] if isinstance(target, ast.Name) else getattr(target, "elts", [])):
                     if isinstance(t, ast.Name):
                         found[t.id] = None
-        elif isinstance(node, ast.FunctionDef) and any(
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and any(
                 isinstance(s, ast.Raise) and "NotImplementedError" in ast.unparse(s) for s in ast.walk(node)):
-            found[node.name] = _stub
+            found[node.name] = _stub if isinstance(node, ast.FunctionDef) else type(node.name, (), {"__init__": _stub})
     return found
 
 

@@ -82,8 +82,8 @@ def assert_student_cells_fail_and_solutions_pass(name: str, lab: str, context: d
     """Run each exercise cell of ``notebooks/<name>`` alone, student version then solution, then its check.
 
     The check cell after each exercise must call ``checks.<lab>.``; the student version must fail
-    it with a hint ("no answer yet" / "not written yet"), and the solution (run with the names
-    in ``context`` that the notebook defines earlier) must pass it.
+    it with a hint ("no answer yet" / "not written yet"), and the solution must pass it. Both run
+    with the names in ``context`` that the notebook defines earlier (imports, data).
     """
     cells = [c for c in nbformat.read(NOTEBOOKS / name, as_version=4).cells if c.cell_type == "code"]
     n_exercises = 0
@@ -94,7 +94,7 @@ def assert_student_cells_fail_and_solutions_pass(name: str, lab: str, context: d
         check_src = cells[i + 1].source
         assert check_src.startswith(f"checks.{lab}."), (
             f"{name}: the cell after exercise {n_exercises} must call a check")
-        ns = {"np": np, "labkit": labkit, "checks": labkit.checks}
+        ns = {"np": np, "labkit": labkit, "checks": labkit.checks, **context}
         exec(compile(strip_solution(cell.source), f"{name}[student {i}]", "exec"), ns)
         with pytest.raises(ExerciseError) as err:
             exec(compile(check_src, f"{name}[check {i + 1}]", "exec"), ns)

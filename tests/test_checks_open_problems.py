@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import itertools
+
+import keras
 import numpy as np
 import pytest
 
@@ -67,11 +70,70 @@ def test_gabor():
         check.gabor(lambda s, *a: np.ones((s, s + 1)))
 
 
-def test_l1_penalty():
-    check.l1_penalty(lambda h, lam: lam * np.abs(h).sum(axis=1).mean())
-    for fn, hint in [(lambda h, lam: lam * np.abs(h).mean(), "mean over units"),
-                     (lambda h, lam: lam * np.abs(h).sum(), "sums over the batch"),
-                     (lambda h, lam: lam * (h ** 2).sum(axis=1).mean(), "L2"),
-                     (lambda h, lam: "x", "one number")]:
-        with pytest.raises(ExerciseError, match=hint):
-            check.l1_penalty(fn)
+def _layer(penalty=None, output=None, register=True):
+    """A SparseCode-like layer class whose penalty and output are given as functions of (h, lam)."""
+
+    class Layer(keras.layers.Layer):
+        def __init__(self, lam, **kwargs):
+            super().__init__(**kwargs)
+            self.lam = lam
+
+        def call(self, h):
+            if penalty is not None:
+                self.add_loss(penalty(h, self.lam))
+            return h if output is None else output(h, self.lam)
+
+    Layer.__name__ = f"Layer{next(_names)}"
+    return keras.saving.register_keras_serializable(package="test_open_problems")(Layer) if register else Layer
+
+
+_names = itertools.count()
+_ops = keras.ops
+
+
+def _l1(h, lam):
+    return lam * _ops.mean(_ops.sum(_ops.abs(h), axis=-1))
+
+
+def test_sparse_code_accepts_the_layer_and_draws_fresh_cases(capsys):
+    check.sparse_code(_layer(_l1))
+    assert "✔" in capsys.readouterr().out
+    seen = []
+
+    def spy(h, lam):
+        seen.append((tuple(h.shape), round(float(lam), 8)))
+        return _l1(h, lam)
+
+    spy_layer = _layer(spy)
+    for _ in range(2):
+        check.sparse_code(spy_layer)
+    assert len(set(seen)) >= 4, seen
+
+
+@pytest.mark.parametrize("cls, hint", [
+    (_layer(lambda h, lam: lam * _ops.mean(_ops.abs(h))), "mean over the code units"),
+    (_layer(lambda h, lam: lam * _ops.sum(_ops.abs(h))), "sums over the batch"),
+    (_layer(lambda h, lam: lam * _ops.mean(_ops.sum(h ** 2, axis=-1))), "L2"),
+    (_layer(lambda h, lam: lam * _ops.mean(_ops.sum(h, axis=-1))), "absolute value"),
+    (_layer(lambda h, lam: _ops.mean(_ops.sum(_ops.abs(h), axis=-1))), "lam is missing"),
+    (_layer(None), "no loss"),
+    (_layer(_l1, output=lambda h, lam: lam * h), "changed h"),
+    # a hard-coded penalty (the value for one input) is wrong for the fresh ones
+    (_layer(lambda h, lam: _ops.convert_to_tensor(0.0123)), "expected"),
+    (_layer(lambda h, lam: lam * float(np.abs(np.asarray(h)).sum(axis=1).mean())), "tensor|NumPy"),
+    (_layer(_l1, register=False), "saving and loading"),
+    (lambda lam: None, "deriving from keras.layers.Layer"),
+    (None, "no answer yet"),
+])
+def test_sparse_code_rejects_each_slip_with_its_hint(cls, hint):
+    for seed in (0, None):
+        with pytest.raises(ExerciseError, match=hint) as err:
+            check.sparse_code(cls, seed=seed)
+        assert err.value.hint
+
+
+def test_exercise_cells_student_fails_solution_passes():
+    from exercise_cells import assert_student_cells_fail_and_solutions_pass
+
+    assert_student_cells_fail_and_solutions_pass("16_open_problems.ipynb", "open_problems",
+                                                 {"keras": keras, "layers": keras.layers}, min_exercises=3)

@@ -82,6 +82,19 @@ def test_every_exercise_is_followed_by_a_check_that_rejects_the_placeholder(path
         assert err.value.hint, f"cell {index}: the check must give a hint"
 
 
+def test_placeholders_of_a_function_a_class_and_a_name():
+    src = strip_solution("answer = None\n"
+                         "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n"
+                         "class Layer:\n    def __init__(self, lam):\n        ### BEGIN SOLUTION\n"
+                         "        self.lam = lam\n        ### END SOLUTION\n"
+                         "class Given:\n    pass\n")
+    found = placeholders(src)
+    assert sorted(found) == ["Layer", "answer", "f"] and found["answer"] is None
+    for stub, args in ((found["f"], (1,)), (found["Layer"], (0.1,))):
+        with pytest.raises(NotImplementedError):
+            stub(*args)
+
+
 def test_student_notebook_has_no_solution_or_outputs():
     for path in NOTEBOOKS:
         nb = student_notebook(nbformat.read(path, as_version=4))

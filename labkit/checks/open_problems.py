@@ -1,9 +1,14 @@
 """Checks for notebook 16 (open problems: landscapes, hand-made filters, cost design)."""
 from __future__ import annotations
 
-import numpy as np
+import tempfile
+from pathlib import Path
 
-from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_array, require_number
+import keras
+import numpy as np
+import tensorflow as tf
+
+from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_answer, require_array
 from labkit.filters import gabor_kernel as _gabor
 
 _PERM_HINT = ("Permuting hidden units means permuting the *columns* of W1 and the entries of b1 "
@@ -12,8 +17,9 @@ _PERM_HINT = ("Permuting hidden units means permuting the *columns* of W1 and th
 _GABOR_HINT = ("Rotate the coordinates: x' = x cos(theta) + y sin(theta), y' = -x sin(theta) + y cos(theta), "
                "with (x, y) measured from the kernel centre (size - 1) / 2; then "
                "exp(-(x'^2 + gamma^2 y'^2) / (2 sigma^2)) * cos(2 pi x' / wavelength + psi).")
-_L1_HINT = ("The penalty is lam times the mean over the batch (axis 0) of the sum over code units "
-            "(axis 1) of |h|. Use np.abs, not a square.")
+_L1_HINT = ("In `call`, add lam times the mean over the batch (axis 0) of the sum over the code units (last "
+            "axis) of |h| with self.add_loss(...), using keras.ops (abs, sum, mean); then return h unchanged. "
+            "In `__init__`, pass **kwargs on to super().__init__ and keep lam as self.lam.")
 
 
 def _perm_cases(rng) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
@@ -137,22 +143,102 @@ def gabor(fn) -> None:
     passed(ex)
 
 
-def l1_penalty(fn) -> None:
-    """Exercise: ``fn(h, lam)`` -> lam * mean_batch(sum_units |h|) as a float."""
-    ex = "L1 sparsity penalty"
-    h = np.random.default_rng(1).normal(size=(8, 5)).astype("float32")
-    want = 0.01 * np.abs(h).sum(axis=1).mean()
-    got = call_answer(ex, fn, "l1_penalty", (h, 0.01), _L1_HINT)
-    # np.float32 (from float32 h), a 0-d or one-element array: one number
-    value = float(require_number(ex, got, "the output of l1_penalty", "Return one number: " + _L1_HINT,
-                                 kind="one number"))
-    if np.isclose(value, want, rtol=1e-5):
-        return passed(ex)
-    if np.isclose(value, 0.01 * np.abs(h).mean(), rtol=1e-5):
-        raise ExerciseError(ex, "that is the mean over units too; sum over the code units, average over the batch.",
+def _penalty_cases(rng) -> list[tuple[float, np.ndarray]]:
+    """Fresh (lam, h) pairs: lam log-uniform in [1e-4, 1e-1], h of fresh shape with negative and zero entries."""
+    cases = []
+    for _ in range(3):
+        lam = float(10 ** rng.uniform(-4, -1))
+        h = rng.normal(size=(int(rng.integers(3, 10)), int(rng.integers(4, 13)))).astype("float32")
+        h[rng.random(h.shape) < 0.2] = 0.0
+        cases.append((lam, h))
+    return cases
+
+
+def _penalty_slip(value: float, lam: float, h: np.ndarray) -> str | None:
+    """Name the typical slip whose penalty equals ``value``, or None."""
+    a = np.abs(h).astype(np.float64)
+    slips = [(lam * a.mean(), "that is the mean over the code units too; sum over the units (last axis), "
+                              "average over the batch"),
+             (lam * a.sum(), "that sums over the batch too; average over the batch (axis 0)"),
+             (lam * (h.astype(np.float64) ** 2).sum(axis=1).mean(), "that is an L2 (squared) penalty, not L1"),
+             (lam * h.astype(np.float64).sum(axis=1).mean(), "that sums h, not |h|: take the absolute value"),
+             (a.sum(axis=1).mean(), "lam is missing: multiply by self.lam"),
+             (lam ** 2 * a.sum(axis=1).mean(), "lam appears twice")]
+    for want, why in slips:
+        if np.isclose(value, want, rtol=1e-4, atol=1e-9):
+            return why
+    return None
+
+
+def sparse_code(cls, *, seed: int | None = None) -> None:
+    """Exercise: ``cls(lam)`` is a Keras layer, the identity on the code ``h`` of shape (batch, units), that
+    adds ``lam * mean_batch(sum_units |h|)`` to the model's cost with ``add_loss``.
+
+    Checked on fresh lam and h on every call (``seed`` replays one): the output equals h; the layer's
+    ``losses`` hold the penalty (NumPy oracle); in a functional model the penalty's gradient with respect to
+    h is ``lam * sign(h) / batch`` (``tf.GradientTape``); the model saved to ``.keras`` loads without
+    ``custom_objects`` and adds the same penalty.
+    """
+    ex = "SparseCode layer"
+    seed = fresh_seed(seed)
+    require_answer(ex, cls, "SparseCode", _L1_HINT)
+    tag = f" (replay with seed={seed})"
+    for lam, h in _penalty_cases(np.random.default_rng(seed)):
+        layer = call_answer(ex, cls, "SparseCode", (lam,), _L1_HINT) if isinstance(cls, type) else None
+        if not isinstance(layer, keras.layers.Layer):
+            raise ExerciseError(ex, f"`SparseCode` should be a class deriving from keras.layers.Layer, got "
+                                    f"{cls!r:.60}.", "Write `class SparseCode(keras.layers.Layer):` with `__init__` "
+                                                     "and `call` methods.")
+        out = call_answer(ex, layer, "SparseCode(lam)", (tf.constant(h),), _L1_HINT)
+        out = require_array(ex, out, "the layer's output", h.shape, "The layer passes h through unchanged.")
+        if not np.array_equal(out, h):
+            raise ExerciseError(ex, "the layer changed h: it must return h as it is (the penalty goes to "
+                                    "add_loss, not into the output)." + tag, _L1_HINT)
+        if not layer.losses:
+            raise ExerciseError(ex, "the layer added no loss: call self.add_loss(penalty) in `call`." + tag,
+                                _L1_HINT)
+        value = float(sum(float(keras.ops.convert_to_numpy(loss)) for loss in layer.losses))
+        want = lam * float(np.abs(h).astype(np.float64).sum(axis=1).mean())
+        if not np.isclose(value, want, rtol=1e-4, atol=1e-9):
+            why = _penalty_slip(value, lam, h)
+            raise ExerciseError(ex, (why or f"for lam={lam:.2g} and h of shape {h.shape} the penalty is "
+                                     f"{value:.6g}, expected {want:.6g}") + "." + tag, _L1_HINT)
+    lam, h = _penalty_cases(np.random.default_rng(seed + 1))[0]
+    inputs = keras.Input(h.shape[1:])
+    try:
+        model = keras.Model(inputs, cls(lam)(inputs))
+    except Exception as err:  # noqa: BLE001 - a layer that only works eagerly is a typical slip
+        raise ExerciseError(ex, f"the layer fails inside a model ({type(err).__name__}: {err})." + tag,
+                            "Compute the penalty with keras.ops (keras.ops.abs, keras.ops.sum, keras.ops.mean), "
+                            "not NumPy: inside a model h is a symbolic tensor.") from None
+    x = tf.constant(h)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        model(x)
+        penalty = tf.add_n([tf.convert_to_tensor(loss) for loss in model.losses]) if model.losses else None
+    grad = None if penalty is None else tape.gradient(penalty, x)
+    if penalty is None or grad is None:
+        raise ExerciseError(ex, "inside a model the penalty has no gradient with respect to h: training "
+                                "could not make the code sparser." + tag,
+                            "Build the penalty from h with keras.ops, without converting it to NumPy.")
+    if not np.allclose(grad.numpy(), lam * np.sign(h) / h.shape[0], rtol=1e-4, atol=1e-9):
+        raise ExerciseError(ex, "the penalty's gradient with respect to h is not lam * sign(h) / batch." + tag,
                             _L1_HINT)
-    if np.isclose(value, 0.01 * np.abs(h).sum(), rtol=1e-5):
-        raise ExerciseError(ex, "that sums over the batch too; average over the batch (axis 0).", _L1_HINT)
-    if np.isclose(value, 0.01 * (h ** 2).sum(axis=1).mean(), rtol=1e-5):
-        raise ExerciseError(ex, "that is an L2 (squared) penalty.", _L1_HINT)
-    raise ExerciseError(ex, f"expected {want:.5f} for this test input, got {value:.5f}.", _L1_HINT)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "sparse.keras"
+        try:
+            model.save(path)
+            loaded = keras.saving.load_model(path)
+        except Exception as err:  # noqa: BLE001 - report why saving or loading failed
+            raise ExerciseError(ex, f"a model with the layer does not survive saving and loading "
+                                    f"({type(err).__name__}: {str(err)[:160]})." + tag,
+                                "Keep the decorator @keras.saving.register_keras_serializable(package=...) on "
+                                "the class, and pass **kwargs on to super().__init__.") from None
+    loaded(x)
+    again, before = float(sum(float(keras.ops.convert_to_numpy(loss)) for loss in loaded.losses)), float(penalty)
+    if not np.isclose(again, before, rtol=1e-5, atol=1e-9):
+        raise ExerciseError(ex, f"after saving and loading, the layer adds {again:.6g} instead of "
+                                f"{before:.6g}: lam was not saved." + tag,
+                            "Keep lam as an argument of __init__ (Keras saves __init__'s arguments) or return it "
+                            "from get_config.")
+    passed(ex, "identity on h, penalty lam * mean_batch(sum |h|) with its gradient, saved and loaded")
