@@ -65,3 +65,72 @@ def test_distinct_learning_rates():
                        (4.5, 16, "integer"), ("4", 16, "string"), (True, 16, "bool"), (4, None, "no answer")]:
         with pytest.raises(ExerciseError, match=hint):
             tcheck.distinct_learning_rates(g, r)
+
+
+def _stale(model, batches, lr, staleness, loss_fn, *, keep=None, apply_to_stale=False, sign=1.0,
+           current_loss=False, in_place=True):
+    """SGD with stale gradients; each keyword swaps in one typical slip."""
+    import collections
+
+    import tensorflow as tf
+
+    history = collections.deque(maxlen=(staleness + 1) if keep is None else max(1, keep(staleness)))
+    variables = model.trainable_variables
+    start = [tf.identity(v) for v in variables]
+    losses = []
+    for x, y in batches:
+        current = [tf.identity(v) for v in variables]
+        history.append(current)
+        if current_loss:
+            losses.append(float(loss_fn(y, model(x))))
+        for v, w in zip(variables, history[0]):
+            v.assign(w)
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, variables)
+        base = history[0] if apply_to_stale else current
+        for v, w, g in zip(variables, base, grads):
+            v.assign(w - sign * lr * g)
+        if not current_loss:
+            losses.append(float(loss))
+    if not in_place:
+        for v, w in zip(variables, start):
+            v.assign(w)
+    return losses
+
+
+def test_stale_sgd_accepts_the_right_answer_on_fresh_problems(capsys):
+    for seed in (0, 1, None):
+        check.stale_sgd(_stale, seed=seed)
+    assert capsys.readouterr().out.count("correct") == 3
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (None, "no answer yet"),
+    (lambda *a: _stale(*a, keep=lambda s: 1), "staleness was ignored"),
+    (lambda *a: _stale(*a, keep=lambda s: s), "one update too recent"),
+    (lambda *a: _stale(*a, keep=lambda s: s + 2), "one update too old"),
+    (lambda *a: _stale(*a, apply_to_stale=True), "applied to the stale weights"),
+    (lambda *a: _stale(*a, sign=-1.0), "uphill"),
+    (lambda *a: _stale(*a, current_loss=True), "loss computed where the gradient was"),
+    (lambda *a: _stale(*a, in_place=False), "did not change"),
+    (lambda *a: None, "returned None"),
+    (lambda *a: _stale(*a)[:-1], "shape"),
+    (lambda *a: [0.5] * len(a[1]) if _stale(*a) else None, "losses are wrong"),   # hard-coded losses
+])
+def test_stale_sgd_rejects_each_slip_with_its_hint(answer, hint):
+    for seed in (3, None):
+        with pytest.raises(ExerciseError, match=hint) as err:
+            check.stale_sgd(answer, seed=seed)
+        assert err.value.hint
+
+
+@pytest.mark.slow
+def test_exercise_cells_student_fails_solution_passes():
+    import collections
+
+    import tensorflow as tf
+    from exercise_cells import assert_student_cells_fail_and_solutions_pass
+
+    assert_student_cells_fail_and_solutions_pass("12_distributed_training.ipynb", "distributed",
+                                                 {"tf": tf, "collections": collections}, min_exercises=3)

@@ -5,11 +5,19 @@ import json
 import math
 from typing import Any
 
+import keras
 import numpy as np
+import scipy.special
+import tensorflow as tf
 
-from labkit.checks import ExerciseError, passed, require_answer, require_number
+from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_answer, require_array, require_number
 
-__all__ = ["scaled_recipe", "second_worker_config"]
+__all__ = ["scaled_recipe", "second_worker_config", "stale_sgd"]
+
+_STALE_HINT = ("Keep the weights of the last staleness + 1 steps (collections.deque(maxlen=staleness + 1)); at "
+               "each step append the current weights, load the oldest ones into the model (what a slow worker "
+               "read), compute the loss and its gradient there with tf.GradientTape, then put the current "
+               "weights back and subtract lr * gradient from them. Return the list of the losses computed.")
 
 
 def scaled_recipe(global_batch: Any, scaled_lr: Any) -> None:
@@ -100,3 +108,83 @@ def second_worker_config(config: Any) -> None:
                                                 "use plain Python ints, strings, lists and dicts (int(i), not "
                                                 "np.int64).") from None
     passed(ex, "this process is worker 1 of a 2-worker, 1-ps cluster")
+
+
+def _stale_reference(W: np.ndarray, b: np.ndarray, batches: list, lr: float, tau: int, *,
+                     apply_to_stale: bool = False, sign: float = 1.0) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Softmax regression trained by SGD whose step t uses the gradient at the weights of step max(0, t - tau).
+
+    float64 NumPy, the gradient in closed form: dL/dlogits = (softmax - onehot) / n. ``apply_to_stale`` and
+    ``sign`` are two typical slips, for their hints.
+    """
+    history: list[tuple[np.ndarray, np.ndarray]] = []
+    losses = []
+    for x, y in batches:
+        history.append((W, b))
+        Ws, bs = history[max(0, len(history) - 1 - tau)]
+        logits = x @ Ws + bs
+        p = scipy.special.softmax(logits, axis=1)
+        losses.append(float(np.mean(scipy.special.logsumexp(logits, axis=1) - logits[np.arange(len(y)), y])))
+        d = p.copy()
+        d[np.arange(len(y)), y] -= 1.0
+        d /= len(y)
+        base_W, base_b = (Ws, bs) if apply_to_stale else (W, b)
+        W, b = base_W - sign * lr * (x.T @ d), base_b - sign * lr * d.sum(axis=0)
+    return W, b, losses
+
+
+def stale_sgd(fn, *, seed: int | None = None) -> None:
+    """Exercise: ``fn(model, batches, lr, staleness, loss_fn)`` trains ``model`` in place by SGD in which the
+    gradient of step t is computed at the weights of step max(0, t - staleness), and returns the losses
+    computed at those weights, one per step.
+
+    Checked on fresh softmax-regression problems on every call (``seed`` replays one), against a float64
+    NumPy reference with the gradient in closed form: staleness 0 (plain SGD) and a staleness of 1 to 4.
+    """
+    ex = "stale_sgd"
+    seed = fresh_seed(seed)
+    tag = f" (replay with seed={seed})"
+    require_answer(ex, fn, "stale_sgd", _STALE_HINT)
+    rng = np.random.default_rng(seed)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    for tau in (0, int(rng.integers(1, 5))):
+        d, k, steps, batch = int(rng.integers(3, 7)), int(rng.integers(2, 5)), int(rng.integers(8, 13)), 8
+        lr = float(rng.uniform(0.3, 1.0))
+        W0, b0 = rng.normal(size=(d, k)), rng.normal(scale=0.5, size=k)
+        data = [(rng.normal(size=(batch, d)), rng.integers(0, k, batch)) for _ in range(steps)]
+        model = keras.Sequential([keras.Input((d,)), keras.layers.Dense(k)])
+        model.layers[0].set_weights([W0.astype("float32"), b0.astype("float32")])
+        batches = [(tf.constant(x, tf.float32), tf.constant(y)) for x, y in data]
+        call = f" for staleness={tau}, lr={lr:.3g}, {steps} steps"
+        got = call_answer(ex, fn, "stale_sgd", (model, batches, lr, tau, loss_fn), _STALE_HINT)
+        if got is None:
+            raise ExerciseError(ex, "stale_sgd returned None: return the list of losses." + tag, _STALE_HINT)
+        losses = require_array(ex, got, "the losses stale_sgd returned", (steps,), "One loss per step.")
+        W, b = (np.asarray(v, np.float64) for v in model.layers[0].get_weights())
+        want_W, want_b, want_losses = _stale_reference(W0, b0, data, lr, tau)
+        if np.allclose(W, W0) and np.allclose(b, b0):
+            raise ExerciseError(ex, "the model's weights did not change: train the model in place (assign to its "
+                                    "variables)." + call + tag, _STALE_HINT)
+        if not (np.allclose(W, want_W, atol=1e-4) and np.allclose(b, want_b, atol=1e-4)):
+            slips: dict[str, dict[str, Any]] = {
+                     "the gradient came from the current weights: staleness was ignored": dict(tau=0),
+                     "the gradient came from one update too recent (off by one: keep staleness + 1 weights)":
+                         dict(tau=tau - 1),
+                     "the gradient came from one update too old (off by one)": dict(tau=tau + 1),
+                     "the update was applied to the stale weights; a parameter server applies it to the current "
+                     "ones": dict(tau=tau, apply_to_stale=True),
+                     "the update went uphill: subtract lr * gradient": dict(tau=tau, sign=-1.0)}
+            for why, kw in slips.items():
+                t = kw.pop("tau")
+                if t >= 0 and (t, kw) != (tau, {}):
+                    sW, sb, _ = _stale_reference(W0, b0, data, lr, t, **kw)
+                    if np.allclose(W, sW, atol=1e-4) and np.allclose(b, sb, atol=1e-4):
+                        raise ExerciseError(ex, why + "." + call + tag, _STALE_HINT)
+            raise ExerciseError(ex, "the trained weights differ from SGD with stale gradients." + call + tag,
+                                _STALE_HINT)
+        if not np.allclose(losses, want_losses, rtol=1e-4, atol=1e-5):
+            _, _, current = _stale_reference(W0, b0, data, lr, 0)
+            why = ("the losses are those of other weights: return the loss computed where the gradient was, at "
+                   "the stale weights") if tau and not np.allclose(losses, current) else "the losses are wrong"
+            raise ExerciseError(ex, why + "." + call + tag, _STALE_HINT)
+    passed(ex, "plain SGD at staleness 0, and the gradients of older weights applied to the current ones")
