@@ -3,32 +3,105 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers
 
-from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_answer, require_number
+from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_answer
 
-_HEAD_HINT = ("The new head is one Dense layer from the 1,280 pooled features to 10 logits: "
-              "n_in * n_out weights plus one bias per output (dropout has no parameters).")
 _PRE_HINT = ("MobileNetV2's weights were trained on pixels scaled from [0, 255] to [-1, 1]: "
              "x / 127.5 - 1, as float32. Return a new array; do not change the input.")
 _UNFREEZE_HINT = ("Set model.trainable = True first (in Keras a frozen model reports no trainable "
                   "weights, whatever its layers say), then give every layer before the named one "
-                  "trainable = False and that layer and every later one trainable = True.")
+                  "trainable = False and that layer and every later one trainable = True - except "
+                  "BatchNormalization layers, which keep trainable = False (in Keras 3 that keeps them "
+                  "in inference mode, with their stored statistics).")
+_MODEL_HINT = ("Freeze the base (base.trainable = False); inputs = keras.Input(base.input_shape[1:]); "
+               "x = base(inputs, training=False) keeps its BatchNormalization layers in inference mode even "
+               "after you unfreeze it to fine-tune; then GlobalAveragePooling2D(), Dropout(dropout) and "
+               "Dense(n_classes) with no activation (logits); return keras.Model(inputs, outputs).")
 
 
-def head_param_count(n_params) -> None:
-    """Exercise 1: parameters of Dense(10) on 1,280 features."""
-    ex = "new head parameter count"
-    require_answer(ex, n_params, "n_params", _HEAD_HINT)
-    # 12810, np.int64(12810), 12810.0, np.array([12810]); not "12810", True, 12810.5, nan or inf
-    n = require_number(ex, n_params, "`n_params`", _HEAD_HINT, integer=True)
-    if n == 1280 * 10 + 10:
-        return passed(ex, f"{n:,} trainable parameters, against 2,257,984 frozen ones in the backbone")
-    if n == 1280 * 10:
-        raise ExerciseError(ex, f"{n:,} counts the weights but not the 10 biases.", _HEAD_HINT)
-    if n in (2_257_984, 2_257_984 + 12_810):
-        raise ExerciseError(ex, f"{n:,} counts the frozen backbone; count only what the head trains.", _HEAD_HINT)
-    raise ExerciseError(ex, f"{n:,} is not the parameter count of Dense(10) on 1,280 features.", _HEAD_HINT)
+def _toy_base(rng) -> keras.Model:
+    """A small pretrained-looking base: conv + BatchNormalization (with non-trivial moving statistics)."""
+    size, channels = int(rng.integers(8, 17)), int(rng.integers(3, 9))
+    inputs = keras.Input((size, size, 3))
+    x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name="base_conv")(inputs)
+    x = layers.BatchNormalization(name="base_bn")(x)
+    base = keras.Model(inputs, layers.ReLU()(x), name="toy_base")
+    bn = base.get_layer("base_bn")
+    bn.moving_mean.assign(rng.normal(size=channels).astype("float32"))
+    bn.moving_variance.assign(rng.uniform(0.5, 2.0, channels).astype("float32"))
+    return base
+
+
+def transfer_model(fn, *, seed: int | None = None) -> None:
+    """Exercise 1: ``fn(base, n_classes, dropout)`` -> the Keras transfer model: the frozen ``base``,
+    global average pooling, dropout and a ``Dense(n_classes)`` logit layer.
+
+    Checked on a fresh small base (a conv and a BatchNormalization with stored statistics), class count and
+    dropout rate on every call (``seed`` replays one): only the head is trainable; outputs are logits of shape
+    (batch, n_classes); dropout acts in training only; one SGD step changes the head and not the base.
+    """
+    ex = "transfer_model"
+    seed = fresh_seed(seed)
+    tag = f" (replay with seed={seed})"
+    require_answer(ex, fn, "transfer_model", _MODEL_HINT)
+    rng = np.random.default_rng(seed)
+    base = _toy_base(rng)
+    n_classes, dropout = int(rng.integers(2, 13)), float(rng.choice([0.2, 0.3, 0.5]))
+    call = f" for transfer_model(base, n_classes={n_classes}, dropout={dropout})"
+    model = call_answer(ex, fn, "transfer_model", (base, n_classes, dropout), _MODEL_HINT)
+    if not isinstance(model, keras.Model):
+        raise ExerciseError(ex, f"transfer_model returned {type(model).__name__}, expected a keras.Model." + tag,
+                            _MODEL_HINT)
+    if not any(layer is base for layer in model.layers):
+        raise ExerciseError(ex, "the model does not contain `base`: call base(inputs) inside it, "
+                                "do not build a new network." + call + tag, _MODEL_HINT)
+    if base.trainable:
+        raise ExerciseError(ex, "the base is still trainable: set base.trainable = False before training the "
+                                "new head." + call + tag, _MODEL_HINT)
+    dense = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
+    if len(dense) != 1 or dense[0].units != n_classes:
+        raise ExerciseError(ex, f"the head should be one Dense({n_classes}) layer, got "
+                                f"{[d.units for d in dense]}." + call + tag, _MODEL_HINT)
+    if dense[0].activation is not keras.activations.linear:
+        raise ExerciseError(ex, f"the Dense layer applies {dense[0].activation.__name__}; output logits (no "
+                                "activation) and train with from_logits=True." + call + tag, _MODEL_HINT)
+    if not any(isinstance(layer, layers.GlobalAveragePooling2D) for layer in model.layers):
+        raise ExerciseError(ex, "pool the base's feature maps with GlobalAveragePooling2D before the head." + call
+                            + tag, _MODEL_HINT)
+    drops = [layer for layer in model.layers if isinstance(layer, layers.Dropout)]
+    if len(drops) != 1 or not np.isclose(drops[0].rate, dropout):
+        raise ExerciseError(ex, f"the head should have one Dropout({dropout}), got rates "
+                                f"{[d.rate for d in drops]}." + call + tag, _MODEL_HINT)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    channels = base.output.shape[-1]
+    if trainable != (channels + 1) * n_classes:
+        raise ExerciseError(ex, f"the model trains {trainable} parameters; only the head's "
+                                f"{(channels + 1) * n_classes} should be trainable." + call + tag, _MODEL_HINT)
+    x = rng.uniform(0, 1, (6, *base.input_shape[1:])).astype("float32")
+    y = rng.integers(0, n_classes, 6)
+    out = np.asarray(model(x, training=False))
+    if out.shape != (6, n_classes):
+        raise ExerciseError(ex, f"on a batch of 6 images the model returns shape {out.shape}, expected "
+                                f"(6, {n_classes})." + call + tag, _MODEL_HINT)
+    if not np.allclose(out, np.asarray(model(x, training=False))):
+        raise ExerciseError(ex, "two inference calls on the same images disagree." + call + tag, _MODEL_HINT)
+    if np.allclose(np.asarray(model(x, training=True)), out):
+        raise ExerciseError(ex, "training-mode outputs equal inference outputs: is the Dropout in the path?" + call
+                            + tag, _MODEL_HINT)
+    base_before = [w.copy() for w in base.get_weights()]
+    head_before = [np.asarray(w).copy() for w in dense[0].get_weights()]
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    optimizer = keras.optimizers.SGD(0.1)
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_weights), model.trainable_weights))
+    if not all(np.array_equal(a, b) for a, b in zip(base_before, base.get_weights())):
+        raise ExerciseError(ex, "a training step changed the frozen base." + call + tag, _MODEL_HINT)
+    if all(np.array_equal(a, np.asarray(b)) for a, b in zip(head_before, dense[0].get_weights())):
+        raise ExerciseError(ex, "a training step did not change the head." + call + tag, _MODEL_HINT)
+    passed(ex, "a frozen base, pooled, dropout and a logit head; only the head trains")
 
 
 def mobilenet_preprocess(fn) -> None:
@@ -101,10 +174,16 @@ def _unfreeze_problem(model, name: str) -> str | None:
     """What is wrong after ``fn(model, name)``, or None when only ``name`` and the later layers train."""
     names = [layer.name for layer in model.layers]
     first = names.index(name)
-    expect = {layer.name: i >= first for i, layer in enumerate(model.layers) if layer.weights}
+    batch_norm = {layer.name for layer in model.layers if isinstance(layer, layers.BatchNormalization)}
+    expect = {layer.name: i >= first and layer.name not in batch_norm
+              for i, layer in enumerate(model.layers) if layer.weights}
     got = {layer.name: bool(layer.trainable) for layer in model.layers if layer.weights}
     if got != expect:
         wrong = sorted(k for k in expect if expect[k] != got[k])
+        if all(k in batch_norm and got[k] for k in wrong):
+            return (f"unfreeze_from(model, {name!r}) made the BatchNormalization layers {', '.join(wrong)} "
+                    "trainable: they would overwrite their stored statistics with those of your small batches; "
+                    "keep them frozen")
         return f"unfreeze_from(model, {name!r}) left the wrong layers trainable: {', '.join(wrong)}"
     trained = {w.path.split("/")[0] for w in model.trainable_weights}
     want = {k for k, v in expect.items() if v}
@@ -115,7 +194,8 @@ def _unfreeze_problem(model, name: str) -> str | None:
 
 
 def unfreeze_from(fn, *, seed: int | None = None) -> None:
-    """Exercise 3: ``fn(model, layer_name)`` unfreezes ``layer_name`` and every later layer.
+    """Exercise 2: ``fn(model, layer_name)`` unfreezes ``layer_name`` and every later layer but the
+    BatchNormalization layers.
 
     The toy model (conv_a, bn_a, conv_b, bn_b, pool, dense), then fresh models with other layer
     names and depths (``seed=None``: a new seed each call, named in any failure), so that an
