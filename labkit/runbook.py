@@ -29,6 +29,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from jupyter_client import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -81,7 +82,10 @@ def kernel_env(values: dict[str, str]):
 
 
 def _execute(nb, path: Path, timeout: int) -> tuple[str, float, str]:
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # The kernel listens on 127.0.0.1 only and its messages are signed; with CurveZMQ keys that
+    # jupyter_client provisions (the workbook's kernelspec declares "curve") they are encrypted too.
+    km = KernelManager(kernel_name="python3", transport_encryption="auto")
+    client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent.resolve())}})
     start = time.perf_counter()
     status, detail = "ok", ""
