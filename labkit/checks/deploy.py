@@ -18,14 +18,6 @@ _HINT_CLIENT = ("Scale the uint8 pixels to [0, 1] (/ 255) and add the channel ax
                 "RuntimeError with that message.")
 _LABKIT_CLIENT = ("post_json", "get_json")
 
-_HINT_CLIENT = ("Scale the uint8 pixels to [0, 1] (/ 255) and add the channel axis ([..., None]) to get "
-                "(n, 28, 28, 1); json.dumps({'instances': x.tolist()}).encode(); POST it to url + '/predict' "
-                "with urllib.request.Request(..., method='POST', headers={'Content-Type': 'application/json'}) "
-                "and urllib.request.urlopen; return np.asarray(json.load(response)['classes']). urlopen raises "
-                "urllib.error.HTTPError on a 4xx/5xx answer: catch it, read json.load(err)['error'] and raise "
-                "RuntimeError with that message.")
-_LABKIT_CLIENT = ("post_json", "get_json")
-
 _HINT_PSI = ("PSI = sum over bins of (q - p) * ln(q / p), where p are the reference fractions and q the "
              "current ones; floor both at eps before the log so empty bins do not give infinities; "
              "return one float.")
