@@ -16,9 +16,10 @@ _UNFREEZE_HINT = ("Set model.trainable = True first (in Keras a frozen model rep
                   "BatchNormalization layers, which keep trainable = False (in Keras 3 that keeps them "
                   "in inference mode, with their stored statistics).")
 _MODEL_HINT = ("Freeze the base (base.trainable = False); inputs = keras.Input(base.input_shape[1:]); "
-               "x = base(inputs, training=False) keeps its BatchNormalization layers in inference mode even "
-               "after you unfreeze it to fine-tune; then GlobalAveragePooling2D(), Dropout(dropout) and "
-               "Dense(n_classes) with no activation (logits); return keras.Model(inputs, outputs).")
+               "x = base(inputs); then GlobalAveragePooling2D(), Dropout(dropout) and Dense(n_classes) with "
+               "no activation (logits); return keras.Model(inputs, outputs). (To keep BatchNormalization in "
+               "inference mode when you fine-tune later, freeze those layers: in Keras 3.15 fit's training=True "
+               "can override a training=False written in the call.)")
 
 
 def _toy_base(rng) -> keras.Model:
