@@ -95,7 +95,14 @@ def _execute(nb, path: Path, timeout: int) -> tuple[str, float, str]:
         status, detail = "FAILED", str(err).strip().splitlines()[-1][:200]
     except Exception as err:  # noqa: BLE001 - a kernel death is a failure to report, not a crash
         status, detail = "FAILED", f"{type(err).__name__}: {err}"[:200]
-    return status, time.perf_counter() - start, detail
+    finally:
+        seconds = time.perf_counter() - start
+        # nbclient shuts down only kernels it started itself; this one is ours to stop. Left
+        # running, each finished notebook's kernel kept its memory and its threads, and the
+        # notebooks after it ran (and were timed) beside it.
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+    return status, seconds, detail
 
 
 def _table(profile: str, rows: list[tuple[str, str, float, str]], records: list[dict]) -> list[str]:

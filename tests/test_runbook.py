@@ -34,6 +34,31 @@ def test_runbook_writes_executed_copies_and_a_results_table(tmp_path, monkeypatc
     assert "| demo.answer | 0.75 |" in table and "boom" in table
 
 
+def test_each_notebook_kernel_is_gone_before_the_next_notebook_runs(tmp_path, monkeypatch):
+    """Every kernel writes its process id; when the run is over, none of those processes is alive."""
+    monkeypatch.delenv("LABKIT_RESULTS", raising=False)
+    pids = tmp_path / "pids.txt"
+    for name in ("01_a", "02_b", "03_c"):
+        _nb(tmp_path / f"{name}.ipynb",
+            f"import os\nwith open({str(pids)!r}, 'a') as f:\n    f.write(f'{{os.getpid()}}\\n')")
+    code = runbook.main([str(tmp_path / f"{n}.ipynb") for n in ("01_a", "02_b", "03_c")]
+                        + ["--profile", "quick", "--out", str(tmp_path / "out"), "--timeout", "120"])
+    assert code == 0
+    kernels = [int(line) for line in pids.read_text().split()]
+    assert len(set(kernels)) == 3, "one kernel per notebook"
+    alive = [pid for pid in kernels if _alive(pid)]
+    assert not alive, f"kernels still running after their notebook finished: {alive}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:         # a zombie (exited, not yet reaped) is not running
+        return f.read().split(") ")[-1].split()[0] != "Z"
+
+
 # --------------------------------------------------------------------------- where it writes
 # The rule (labkit.outputs): never write into a folder that holds an input, never overwrite
 # a file the runner did not write (unless --force), report a bad notebook and go on.
