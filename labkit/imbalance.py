@@ -6,8 +6,9 @@
   untrained sigmoid unit predict the base rate.
 * :func:`balanced_class_weight` - ``class_weight`` for ``model.fit``, from scikit-learn's
   ``compute_class_weight("balanced")``.
-* :func:`oversample`, :func:`undersample` - resample arrays to a positive:negative ratio;
-  :func:`balanced_dataset` - the same idea as an endless ``tf.data`` stream.
+* :func:`balanced_dataset` - a class-balanced endless ``tf.data`` stream, for data that does not
+  fit in memory. In-memory resampling (random over- and undersampling, SMOTE) is
+  imbalanced-learn's (``imblearn.over_sampling``, ``imblearn.under_sampling``); lab 10 uses it.
 * :func:`threshold_explorer` - an ipywidgets slider that shows the confusion matrix and
   metrics at a decision threshold; its ``update`` also works without a browser, so a
   notebook can call it once to leave a static result (and run headless under nbval).
@@ -35,7 +36,7 @@ from labkit.validation import (
     check_str,
 )
 
-__all__ = ["make_rare", "prior_log_odds", "balanced_class_weight", "oversample", "undersample",
+__all__ = ["make_rare", "prior_log_odds", "balanced_class_weight",
            "balanced_dataset", "ThresholdExplorer", "threshold_explorer", "format_report"]
 
 
@@ -125,54 +126,6 @@ def balanced_class_weight(y: Any) -> dict[int, float]:
         raise ValueError(f"y must contain both classes to weight them, got counts {counts.tolist()}.")
     weights = compute_class_weight("balanced", classes=np.array([0, 1]), y=yb)
     return {c: float(w) for c, w in zip((0, 1), weights)}
-
-
-def _check_ratio(ratio: float) -> float:
-    try:
-        return check_number(ratio, "ratio", min_val=0, include_min=False)
-    except ValueError:  # the type was right (a TypeError passes through); say what a ratio is
-        raise ValueError(f"ratio (positives per negative) must be a positive finite number, got {ratio!r}.") from None
-
-
-def oversample(x: Any, y: Any, *, ratio: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Repeat randomly chosen positives until there are ``ratio`` positives per negative.
-
-    x: (N, ...), y: (N,) 0/1. Every original row is kept once; the extra positives are
-    drawn with replacement. Returns shuffled ``(x_new, y_new)``.
-    """
-    x, yb = _check_xy(x, y)
-    ratio = _check_ratio(ratio)
-    rng = _rng(seed)
-    pos, neg = np.flatnonzero(yb == 1), np.flatnonzero(yb == 0)
-    if len(pos) == 0:
-        raise ValueError("y has no positives to oversample.")
-    want = int(round(ratio * len(neg)))
-    if want < len(pos):
-        raise ValueError(f"ratio={ratio} asks for {want} positives but there are already {len(pos)}; "
-                         f"oversampling only adds rows (use undersample to remove negatives).")
-    idx = np.concatenate([neg, pos, rng.choice(pos, want - len(pos), replace=True)])
-    idx = rng.permutation(idx)
-    return x[idx], yb[idx]
-
-
-def undersample(x: Any, y: Any, *, ratio: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Keep every positive and a random ``1 / ratio`` negatives per positive.
-
-    x: (N, ...), y: (N,) 0/1. Returns shuffled ``(x_new, y_new)`` with
-    ``round(n_pos / ratio)`` negatives (drawn without replacement).
-    """
-    x, yb = _check_xy(x, y)
-    ratio = _check_ratio(ratio)
-    rng = _rng(seed)
-    pos, neg = np.flatnonzero(yb == 1), np.flatnonzero(yb == 0)
-    if len(pos) == 0 or len(neg) == 0:
-        raise ValueError(f"y needs both classes to undersample, got {len(pos)} positives and {len(neg)} negatives.")
-    keep = max(1, int(round(len(pos) / ratio)))
-    if keep > len(neg):
-        raise ValueError(f"ratio={ratio} asks for {keep} negatives but there are only {len(neg)}; "
-                         f"undersampling only removes rows (use oversample to add positives).")
-    idx = rng.permutation(np.concatenate([pos, rng.choice(neg, keep, replace=False)]))
-    return x[idx], yb[idx]
 
 
 def balanced_dataset(x: Any, y: Any, *, pos_fraction: float = 0.5, batch_size: int = 128, seed: int = 0):

@@ -180,6 +180,12 @@ _LABS: dict[str, Lab] = {
         defaults=dict(range_test_slack=3.0, max_zero_init_spread=1e-6, min_distinct_spread=0.1,
                       min_clip_loss_drop=5.0, max_healthy_dead_ratio=0.5, min_explode_factor=100.0,
                       min_crawl_loss_gap=0.1, max_he_scale_ratio=3.0,
+                      # constant-gradient step sizes: AdaGrad's step at 200 is 1/sqrt(200) of its first in exact
+                      # arithmetic (0.07); Adam's is lr at every step up to eps; he_normal's std over 100k draws
+                      max_adagrad_step_ratio=0.2, adam_step_rtol=0.01, max_init_std_error=0.02,
+                      # Hessian-vector product of a tanh MLP vs a central difference of gradients (eps 1e-2,
+                      # float32): measured 2e-4 (seeds 0, 1); with ReLU the difference is ~1 (kinks)
+                      max_hvp_error=0.01, max_norm_stat_error=0.01,
                       fm_train=30_000, batch_size=64, steps=1_200, chunk=40, loss_target=0.45,
                       sgd_lrs=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), momentum_lr=0.03, rmsprop_lr=1e-3,
                       adam_lr=1e-3, range_steps=300, schedule_lr=0.05, warmup_steps=100,

@@ -104,3 +104,75 @@ def test_unstable_answers_get_the_stability_hint(answer):
         with pytest.raises(ExerciseError) as err:
             dq.top_loss_indices(answer, seed=seed)
         assert "Never form exp(logits) or softmax and then take its log" in err.value.hint
+
+
+# --------------------------------------------------------------------------- augmentation pipeline
+def _pipeline(make):
+    import keras
+
+    return lambda: keras.Sequential(list(make()))
+
+
+def _right():
+    import keras
+
+    return [keras.layers.RandomRotation(12 / 360, fill_mode="constant"),
+            keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant")]
+
+
+def test_augmenter_accepts_the_keras_pipeline_in_either_order_and_with_tuples(capsys):
+    import keras
+
+    dq.augmenter(_pipeline(_right), seed=0)
+    dq.augmenter(_pipeline(lambda: _right()[::-1]), seed=1)
+    dq.augmenter(lambda: keras.Sequential([keras.layers.RandomRotation((-0.033, 0.033)),
+                                           keras.layers.RandomTranslation((-0.07, 0.07), 0.07)]), seed=2)
+    assert capsys.readouterr().out.count("correct") == 3
+
+
+def _slips():
+    import keras
+
+    L = keras.layers
+
+    class Jitter(keras.layers.Layer):                   # changes images at inference too
+        def call(self, x, training=None):
+            return keras.ops.clip(x + 0.05, 0, 1)
+
+    class Scale(keras.layers.Layer):
+        def call(self, x, training=None):
+            return x * 2.0 if training else x
+
+    return [
+        (lambda: None, "returned NoneType"),
+        (lambda: [L.RandomRotation(1 / 30), L.RandomTranslation(0.07, 0.07)], "returned list"),
+        (lambda: keras.Sequential([L.RandomTranslation(2 / 28, 2 / 28)]), "no RandomRotation"),
+        (lambda: keras.Sequential([L.RandomRotation(12 / 360)]), "no RandomTranslation"),
+        (lambda: keras.Sequential([L.RandomRotation(12)]), "fractions"),
+        (lambda: keras.Sequential([L.RandomRotation(float(np.deg2rad(12))), L.RandomTranslation(0.07, 0.07)]),
+         "radians"),
+        (lambda: keras.Sequential([L.RandomRotation(12 / 360), L.RandomTranslation(2, 2)]), "fractions"),
+        (lambda: keras.Sequential([L.RandomRotation(12 / 360), L.RandomTranslation(0.2, 0.2)]), "5.6 pixels"),
+        (lambda: keras.Sequential([L.RandomRotation(12 / 360), L.RandomTranslation(0.07, 0.07),
+                                   L.RandomFlip("horizontal")]), "not a 2"),
+        (lambda: keras.Sequential([L.RandomRotation(12 / 360), L.RandomTranslation(0.07, 0.07), Jitter()]),
+         "training=False"),
+        (lambda: keras.Sequential([L.RandomRotation(12 / 360), L.RandomTranslation(0.07, 0.07), Scale()]),
+         "values run from"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(11))
+def test_augmenter_rejects_typical_slips_with_their_hint(case):
+    fn, match = _slips()[case]
+    with pytest.raises(ExerciseError, match=match):
+        dq.augmenter(fn, seed=3)
+
+
+def test_augmenter_placeholder_gets_the_hint():
+    def augmenter():
+        raise NotImplementedError
+
+    for answer in (None, augmenter):
+        with pytest.raises(ExerciseError, match="RandomRotation"):
+            dq.augmenter(answer)

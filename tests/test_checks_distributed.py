@@ -1,25 +1,22 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from labkit.checks import ExerciseError
 from labkit.checks import distributed as check
-from labkit.checks import tuning as tcheck
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _RIGHT = {"cluster": {"worker": ["10.0.0.1:2222", "10.0.0.2:2222"], "ps": ["10.0.0.3:2222"]},
           "task": {"type": "worker", "index": 1}}
-
-
-def test_scaled_recipe():
-    check.scaled_recipe(128, 0.2)
-    check.scaled_recipe(4 * 32, 4 * 0.05)
-    for gb, lr, hint in [(None, None, "no answer"), (32, 0.2, "per-replica"), (128, 0.05, "did not grow"),
-                         (128, 0.1, "not right"), ("128", 0.2, "number"), (True, 0.2, "number")]:
-        with pytest.raises(ExerciseError, match=hint):
-            check.scaled_recipe(gb, lr)
 
 
 def test_second_worker_config():
@@ -51,20 +48,93 @@ def test_second_worker_config_rejects_junk_and_non_integer_indices(answer, hint)
     assert "Hint:" in str(err.value)
 
 
-@pytest.mark.parametrize("gb, lr", [(np.int64(128), 0.2), (128.0, np.float64(0.2)), (np.array([128]), 0.2),
-                                    (np.array(128), np.float32(0.2))])
-def test_scaled_recipe_accepts_any_number_type(gb, lr, capsys):
-    check.scaled_recipe(gb, lr)
-    assert "correct" in capsys.readouterr().out
+# --------------------------------------------------------------- the distributed step (Exercise 1)
+def _steps():
+    """(right, per-replica mean, MEAN reduction, returns per-replica values, no update) training steps."""
+    import keras
+    import tensorflow as tf
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+
+    def make(scale_by_global=True, reduce_op="SUM", reduce=True, apply=True):
+        def train_step(strategy, model, optimizer, dist_batch, global_batch):
+            def replica_step(xb, yb):
+                with tf.GradientTape() as tape:
+                    per_example = loss_fn(yb, model(xb, training=True))
+                    loss = (tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+                            if scale_by_global else tf.reduce_mean(per_example))
+                grads = tape.gradient(loss, model.trainable_variables)
+                if apply:
+                    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+                return loss
+
+            per_replica = strategy.run(replica_step, args=dist_batch)
+            if not reduce:
+                return per_replica
+            return strategy.reduce(getattr(tf.distribute.ReduceOp, reduce_op), per_replica, axis=None)
+        return train_step
+
+    return dict(right=make(), replica_mean=make(scale_by_global=False), mean_reduce=make(reduce_op="MEAN"),
+                unreduced=make(reduce=False), no_update=make(apply=False))
 
 
-def test_distinct_learning_rates():
-    for g, r in [(4, 16), (np.int64(4), np.int64(16)), (4.0, 16.0), (np.array([4]), 16)]:
-        tcheck.distinct_learning_rates(g, r)   # a count in any number type
-    for g, r, hint in [(None, 16, "no answer"), (16, 16, "number of trials"), (4, 4, "not right"),
-                       (4.5, 16, "integer"), ("4", 16, "string"), (True, 16, "bool"), (4, None, "no answer")]:
-        with pytest.raises(ExerciseError, match=hint):
-            tcheck.distinct_learning_rates(g, r)
+def test_distributed_step_on_one_replica_accepts_the_answer_and_rejects_what_one_replica_shows(capsys):
+    import tensorflow as tf
+
+    steps, strategy = _steps(), tf.distribute.get_strategy()
+    check.distributed_step(steps["right"], strategy, seed=0)
+    # with one replica a per-replica mean *is* the global mean: the check cannot and does not object
+    check.distributed_step(steps["replica_mean"], strategy, seed=1)
+    assert capsys.readouterr().out.count("correct") == 2
+    with pytest.raises(ExerciseError, match="did not change"):
+        check.distributed_step(steps["no_update"], strategy, seed=2)
+    with pytest.raises(ExerciseError, match="no answer"):
+        check.distributed_step(None, strategy)
+    with pytest.raises(ExerciseError, match="not written yet"):
+        check.distributed_step(lambda *a: (_ for _ in ()).throw(NotImplementedError), strategy)
+    with pytest.raises(ExerciseError, match="returned None"):
+        check.distributed_step(lambda *a: None, strategy)
+    with pytest.raises(ExerciseError, match="not a tf.distribute.Strategy"):
+        check.distributed_step(steps["right"], "mirrored")
+
+
+_TWO_REPLICAS = textwrap.dedent("""
+    import json, sys
+    from labkit import distribute
+    distribute.split_cpu(2)
+    import tensorflow as tf
+    sys.path.insert(0, sys.argv[2])
+    from test_checks_distributed import _steps
+    from labkit.checks import ExerciseError
+    from labkit.checks import distributed as check
+
+    strategy = tf.distribute.MirroredStrategy()
+    out = {"replicas": strategy.num_replicas_in_sync}
+    for name, fn in _steps().items():
+        try:
+            check.distributed_step(fn, strategy, seed=4)
+            out[name] = "passed"
+        except ExerciseError as err:
+            out[name] = str(err)
+    json.dump(out, open(sys.argv[1], "w"))
+""")
+
+
+@pytest.mark.multiprocess
+def test_distributed_step_on_two_replicas_tells_each_slip(tmp_path):
+    script, out = tmp_path / "two.py", tmp_path / "out.json"
+    script.write_text(_TWO_REPLICAS)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    run = subprocess.run([sys.executable, str(script), str(out), str(Path(__file__).parent)], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(out.read_text())
+    assert got["replicas"] == 2 and got["right"] == "passed"
+    assert "moved 2 times too far" in got["replica_mean"] and "compute_average_loss" in got["replica_mean"]
+    assert "ReduceOp.SUM" in got["mean_reduce"] and "1/n of the global mean" in got["mean_reduce"]
+    assert "one value per replica" in got["unreduced"]
+    assert "did not change" in got["no_update"]
 
 
 def _stale(model, batches, lr, staleness, loss_fn, *, keep=None, apply_to_stale=False, sign=1.0,
@@ -129,8 +199,10 @@ def test_stale_sgd_rejects_each_slip_with_its_hint(answer, hint):
 def test_exercise_cells_student_fails_solution_passes():
     import collections
 
+    import keras
     import tensorflow as tf
     from exercise_cells import assert_student_cells_fail_and_solutions_pass
 
     assert_student_cells_fail_and_solutions_pass("12_distributed_training.ipynb", "distributed",
-                                                 {"tf": tf, "collections": collections}, min_exercises=3)
+                                                 {"tf": tf, "keras": keras, "collections": collections,
+                                                  "mirrored": tf.distribute.get_strategy()}, min_exercises=3)

@@ -12,22 +12,98 @@ from labkit.checks import ExerciseError
 from labkit.checks import optimisation as check
 
 
-def test_he_std():
-    check.he_std(lambda fan_in: math.sqrt(2.0 / fan_in))
-    check.he_std(lambda fan_in: np.sqrt(2.0 / fan_in))
-    for fn, hint in [(None, "no answer"), (lambda f: 2.0 / f, "variance"), (lambda f: math.sqrt(1.0 / f), "LeCun"),
-                     (lambda f: 0.05, "expected"), (lambda f: "x", "expected a number"),
-                     (lambda: 1.0, "raised TypeError")]:
-        with pytest.raises(ExerciseError, match=hint):
-            check.he_std(fn)
+def _adam(w, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, eps=1e-7):
+    m = beta_1 * m + (1 - beta_1) * g
+    v = beta_2 * v + (1 - beta_2) * g**2
+    m_hat, v_hat = m / (1 - beta_1**t), v / (1 - beta_2**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
-def test_he_std_reference_matches_keras_he_normal():
-    """Oracle for the check's formula: Keras' he_normal samples have std sqrt(2 / fan_in)."""
+def _keras_style_adam(w, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, eps=1e-7):
+    """Keras' own arrangement: the bias corrections folded into the learning rate (eps-hat form)."""
+    m = m + (g - m) * (1 - beta_1)
+    v = v + (g * g - v) * (1 - beta_2)
+    alpha = lr * math.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+    return w - alpha * m / (np.sqrt(v) + eps), m, v
+
+
+def test_adam_step_accepts_the_paper_and_the_keras_form(capsys):
+    check.adam_step(_adam, seed=0)
+    check.adam_step(_keras_style_adam, seed=1)
+    check.adam_step(lambda *a: tuple(np.float32(1.0) * x for x in _adam(*a)), seed=2)   # float32-ish arithmetic
+    assert capsys.readouterr().out.count("correct") == 3
+
+
+def test_adam_step_references_are_keras_adam():
+    """The oracle: keras.optimizers.Adam applied to a variable equals the check's Keras-form step exactly,
+    and the check accepts both it and the paper's form, also for tiny gradients (where eps matters)."""
     import keras
 
-    w = keras.ops.convert_to_numpy(keras.initializers.HeNormal(seed=0)((3072, 256)))
-    assert np.std(w) == pytest.approx(math.sqrt(2 / 3072), rel=0.02)
+    rng = np.random.default_rng(0)
+    for scale in (1.0, 1e-3):
+        w0 = rng.normal(size=(4,))
+        var = keras.Variable(w0.copy(), dtype="float64")
+        opt = keras.optimizers.Adam(learning_rate=1e-2, epsilon=1e-7)
+        m, v = np.zeros(4), np.zeros(4)
+        for t in range(1, 6):
+            g = rng.normal(size=(4,)) * scale
+            before = var.numpy().copy()
+            opt.apply_gradients([(keras.ops.convert_to_tensor(g, dtype="float64"), var)])
+            keras_form = check._keras_form_step(before, g, m, v, t, 1e-2, 0.9, 0.999, 1e-7)
+            np.testing.assert_allclose(var.numpy(), keras_form[0], rtol=1e-6)
+            paper = _adam(before, g, m, v, t, 1e-2)
+            state = (before, g, m, v, t, 1e-2, 0.9, 0.999, 1e-7)
+            assert check._step_ok(paper[0], state) and check._step_ok(var.numpy(), state)
+            _, m, v = paper
+
+
+def _no_correction(w, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, eps=1e-7):
+    m = beta_1 * m + (1 - beta_1) * g
+    v = beta_2 * v + (1 - beta_2) * g**2
+    return w - lr * m / (np.sqrt(v) + eps), m, v
+
+
+def _eps_inside(w, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, eps=1e-7):
+    m = beta_1 * m + (1 - beta_1) * g
+    v = beta_2 * v + (1 - beta_2) * g**2
+    return w - lr * (m / (1 - beta_1**t)) / np.sqrt(v / (1 - beta_2**t) + eps), m, v
+
+
+def _in_place(w, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, eps=1e-7):
+    new_w, new_m, new_v = _adam(w, g, m, v, t, lr, beta_1, beta_2, eps)
+    m[...] = new_m
+    return new_w, new_m, new_v
+
+
+@pytest.mark.parametrize("fn, match", [
+    (None, "no answer"),
+    (_no_correction, "no bias correction"),
+    (lambda w, g, m, v, t, lr, b1=0.9, b2=0.999, e=1e-7: _adam(w, g, m, v, t + 1, lr, b1, b2, e), "t \\+ 1"),
+    (lambda w, g, m, v, t, lr, b1=0.9, b2=0.999, e=1e-7: _adam(w, g, m, v, t - 1, lr, b1, b2, e)
+     if t > 1 else _adam(w, g, m, v, t, lr, b1, b2, e), "t - 1"),
+    (lambda w, g, m, v, t, lr, b1=0.9, b2=0.999, e=1e-7: _adam(w, g, m, v, t, lr, b2, b1, e), "swapped"),
+    (lambda w, g, m, v, t, lr, b1=0.9, b2=0.999, e=1e-7: (2 * w - _adam(w, g, m, v, t, lr, b1, b2, e)[0],
+                                                        *_adam(w, g, m, v, t, lr, b1, b2, e)[1:]), "wrong sign"),
+    (_eps_inside, "outside the square root"),
+    (lambda w, g, m, v, t, lr, b1=0.9, b2=0.999, e=1e-7: (_adam(w, g, m, v, t, lr, b1, b2, e)[0], m, v),
+     "unchanged"),
+    (lambda w, g, m, v, t, lr, b1=0.9, b2=0.999, e=1e-7: _adam(w, g, m, v, t, lr, b1, b2, e)[0], "tuple"),
+    (_in_place, "in place"),
+    (lambda w, g, m, v, t, lr, b1=0.9, b2=0.999, e=1e-7: (w[:1], m, v), "shape"),
+    (lambda w, g, m, v, t, lr, b1=0.9, b2=0.999, e=1e-7: (w - lr * g, m, v), "unchanged"),
+])
+def test_adam_step_rejects_typical_slips_with_their_hint(fn, match):
+    with pytest.raises(ExerciseError, match=match):
+        check.adam_step(fn, seed=3)
+
+
+def test_adam_step_cannot_be_fooled_by_replaying_one_run():
+    """An answer that memorised one seeded run fails on the next call's fresh inputs."""
+    rng = np.random.default_rng(7)
+    w0 = rng.normal(size=(5,))
+    memorised = _adam(w0, rng.normal(size=5), np.zeros(5), np.zeros(5), 1, 1e-2)
+    with pytest.raises(ExerciseError):
+        check.adam_step(lambda *a: memorised)
 
 
 def _cosine(step, total, base):

@@ -95,25 +95,112 @@ def test_threshold_rejects_wrong_answers():
         skewed.threshold_for_recall(lambda y, s, t: [0.5])
 
 
-# --------------------------------------------------------------------------- prior bias
-def test_prior_bias_accepts_log_odds(capsys):
-    skewed.prior_bias(math.log(200 / 39_800))
-    skewed.prior_bias(np.float32(math.log(0.005 / 0.995)))
-    assert "correct" in capsys.readouterr().out
+# --------------------------------------------------------------------------- random oversampling
+def _oversample_right(x, y, ratio, seed=0):
+    rng = np.random.default_rng(seed)
+    pos = np.flatnonzero(y == 1)
+    extra = rng.choice(pos, int(ratio * np.sum(y == 0)) - len(pos), replace=True)
+    idx = np.concatenate([np.arange(len(y)), extra])
+    return x[idx], y[idx]
 
 
-@pytest.mark.parametrize("answer, match", [
+def _oversample_imblearn(x, y, ratio, seed=0):
+    from imblearn.over_sampling import RandomOverSampler
+
+    flat, y_new = RandomOverSampler(sampling_strategy=ratio, random_state=seed).fit_resample(x.reshape(len(x), -1), y)
+    return flat.reshape(len(flat), *x.shape[1:]), y_new
+
+
+def _shuffled(x, y, ratio, seed=0):
+    x_new, y_new = _oversample_right(x, y, ratio, seed)
+    order = np.random.default_rng(seed + 1).permutation(len(y_new))
+    return x_new[order], y_new[order]
+
+
+def test_oversample_accepts_a_numpy_answer_imbalanced_learn_and_a_shuffled_one(capsys):
+    skewed.oversample(_oversample_right, seed=0)
+    skewed.oversample(_oversample_imblearn, seed=1)
+    skewed.oversample(_shuffled, seed=2)
+    assert capsys.readouterr().out.count("correct") == 3
+
+
+def _separately_shuffled(x, y, ratio, seed=0):
+    x_new, y_new = _oversample_right(x, y, ratio, seed)
+    return x_new, np.random.default_rng(seed).permutation(y_new)
+
+
+def _without_replacement(x, y, ratio, seed=0):
+    rng = np.random.default_rng(seed)
+    pos = np.flatnonzero(y == 1)
+    extra = rng.choice(pos, int(ratio * np.sum(y == 0)) - len(pos), replace=False)
+    return x[np.r_[np.arange(len(y)), extra]], y[np.r_[np.arange(len(y)), extra]]
+
+
+def _on_top(x, y, ratio, seed=0):
+    rng = np.random.default_rng(seed)
+    pos = np.flatnonzero(y == 1)
+    idx = np.r_[np.arange(len(y)), rng.choice(pos, int(ratio * np.sum(y == 0)), replace=True)]
+    return x[idx], y[idx]
+
+
+def _per_row(x, y, ratio, seed=0):
+    rng = np.random.default_rng(seed)
+    pos = np.flatnonzero(y == 1)
+    idx = np.r_[np.arange(len(y)), rng.choice(pos, int(ratio * len(y)) - len(pos), replace=True)]
+    return x[idx], y[idx]
+
+
+def _any_row(x, y, ratio, seed=0):
+    rng = np.random.default_rng(seed)
+    pos = np.flatnonzero(y == 1)
+    idx = np.r_[np.arange(len(y)), rng.choice(len(y), int(ratio * np.sum(y == 0)) - len(pos), replace=True)]
+    return x[idx], y[idx]
+
+
+def _drops_negatives(x, y, ratio, seed=0):
+    x_new, y_new = _oversample_right(x, y, ratio, seed)
+    keep = np.r_[np.flatnonzero(y_new == 1), np.flatnonzero(y_new == 0)[1:]]
+    return x_new[keep], y_new[keep]
+
+
+def _in_place(x, y, ratio, seed=0):
+    out = _oversample_right(x, y, ratio, seed)
+    y[0] = 1 - y[0]
+    return out
+
+
+def _seedless(x, y, ratio, seed=0):
+    return _oversample_right(x, y, ratio, 0)
+
+
+def _unseeded(x, y, ratio, seed=0):
+    return _oversample_right(x, y, ratio, np.random.default_rng().integers(1 << 30))
+
+
+def _jittered(x, y, ratio, seed=0):
+    x_new, y_new = _oversample_right(x, y, ratio, seed)
+    return x_new + 1e-3, y_new
+
+
+@pytest.mark.parametrize("fn, match", [
     (None, "no answer yet"),
-    (-math.log(200 / 39_800), "wrong sign"),
-    (math.log(200 / 40_000), "log\\(p\\)"),
-    (0.005, "expected about"),
-    ("-5.3", "one number"),
-    (float("inf"), "finite"),
-    (True, "one number"),
+    (_separately_shuffled, "another row's label"),
+    (_without_replacement, "raised ValueError"),
+    (_on_top, "on top of the ones"),
+    (_per_row, "per \\*negative\\*"),
+    (_any_row, "positives"),
+    (_drops_negatives, "negatives"),
+    (_in_place, "in place"),
+    (_seedless, "same sample"),
+    (_unseeded, "different results"),
+    (_jittered, "not rows of x"),
+    (lambda x, y, ratio, seed=0: x, "pair"),
+    (lambda x, y, ratio, seed=0: (x, y), "positives"),
+    (lambda x, y, ratio, seed=0: (x[:, :1], y), "shape"),
 ])
-def test_prior_bias_rejects_wrong_answers(answer, match):
+def test_oversample_rejects_typical_slips_with_their_hint(fn, match):
     with pytest.raises(ExerciseError, match=match):
-        skewed.prior_bias(answer)
+        skewed.oversample(fn, seed=5)
 
 
 # --------------------------------------------------------------------------- focal loss

@@ -5,6 +5,7 @@ import math
 
 import keras
 import keras_tuner as kt
+import numpy as np
 import pytest
 from keras import layers
 
@@ -37,6 +38,51 @@ def _build(mistake=None):
         model.compile(optimizer, loss, metrics=[] if mistake == "no metric" else ["accuracy"])
         return model
     return build_model
+
+
+# --------------------------------------------------------------------------- random-search trials
+def _configs(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.column_stack([10 ** rng.uniform(-4, -1, n), rng.uniform(0, 0.5, n)])
+
+
+def _natural_log(n, seed=0):
+    """The same distribution drawn with natural logs, trial by trial, as a list of lists."""
+    rng = np.random.default_rng(seed)
+    return [[math.exp(rng.uniform(math.log(1e-4), math.log(1e-1))), rng.uniform(0, 0.5)] for _ in range(n)]
+
+
+def test_sample_configs_accepts_log_uniform_draws_in_any_array_form(capsys):
+    check.sample_configs(_configs, seed=0)
+    check.sample_configs(lambda n, seed=0: _configs(n, seed).tolist(), seed=1)
+    check.sample_configs(_natural_log, seed=2)
+    assert capsys.readouterr().out.count("correct") == 3
+
+
+def _grid(n, seed=0):
+    lr = np.repeat(np.logspace(-4, -1, 4), int(np.ceil(n / 4)))[:n]
+    return np.column_stack([lr, np.random.default_rng(seed).uniform(0, 0.5, n)])
+
+
+@pytest.mark.parametrize("fn, match", [
+    (None, "no answer"),
+    (lambda n, seed=0: None, "returned None"),
+    (lambda n, seed=0: _configs(n, seed)[:, :1], "shape"),
+    (lambda n, seed=0: _configs(n, seed).T, "shape"),
+    (lambda n, seed=0: np.column_stack([np.random.default_rng(seed).uniform(1e-4, 1e-1, n),
+                                        np.random.default_rng(seed + 1).uniform(0, 0.5, n)]), "linear scale"),
+    (lambda n, seed=0: np.column_stack([np.random.default_rng(seed).uniform(-4, -1, n),
+                                        np.random.default_rng(seed + 1).uniform(0, 0.5, n)]), "log10"),
+    (lambda n, seed=0: _configs(n, seed)[:, ::-1], "swapped"),
+    (_grid, "grid"),
+    (lambda n, seed=0: _configs(n, seed) * [1, 0.2], "dropout is not uniform"),
+    (lambda n, seed=0: _configs(n, np.random.default_rng().integers(1 << 30)), "same seed"),
+    (lambda n, seed=0: _configs(n, 0), "another seed"),
+    (lambda n, seed=0: np.full((n, 2), "x"), "array of numbers"),
+])
+def test_sample_configs_rejects_each_slip_with_its_hint(fn, match):
+    with pytest.raises(ExerciseError, match=match):
+        check.sample_configs(fn, seed=3)
 
 
 def test_build_model_accepts_the_solution(capsys):

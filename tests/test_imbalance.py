@@ -103,48 +103,15 @@ def test_balanced_class_weight_accepts_bools_and_column_vectors():
         imb.balanced_class_weight([0, 0, 0])
 
 
-# --------------------------------------------------------------------------- resampling
-@pytest.mark.parametrize("ratio", [0.25, 0.5, 1.0])
-def test_oversample_counts_and_keeps_every_row(ratio):
-    y = _labels(10, 200)
-    x = np.arange(len(y))
-    xo, yo = imb.oversample(x, y, ratio=ratio, seed=0)
-    assert (yo == 0).sum() == 200 and yo.sum() == round(ratio * 200)
-    assert set(xo) == set(x)                              # every original row still there
-    np.testing.assert_array_equal(yo, y[xo])              # labels travel with their rows
-    assert set(xo[yo == 1]) <= set(np.flatnonzero(y == 1))
-
-
-@pytest.mark.parametrize("ratio", [0.1, 0.5, 1.0, 2.0])
-def test_undersample_counts(ratio):
-    y = _labels(20, 300)
-    x = np.arange(len(y))
-    xu, yu = imb.undersample(x, y, ratio=ratio, seed=0)
-    assert yu.sum() == 20 and (yu == 0).sum() == round(20 / ratio)
-    assert len(np.unique(xu)) == len(xu)                  # drawn without replacement
-    np.testing.assert_array_equal(yu, y[xu])
-
-
-@pytest.mark.parametrize("fn, kwargs, match", [
-    (imb.oversample, dict(ratio=0.01), "only adds"),
-    (imb.undersample, dict(ratio=0.01), "only removes"),
-    (imb.oversample, dict(ratio=-1), "positive finite"),
-    (imb.undersample, dict(ratio=float("nan")), "positive finite"),
-])
-def test_resampling_rejects_bad_ratios(fn, kwargs, match):
-    y = _labels(10, 100)
-    with pytest.raises(ValueError, match=match):
-        fn(np.zeros((110, 2)), y, **kwargs)
-
-
-def test_resampling_rejects_a_fractional_seed_with_type_error():
-    with pytest.raises(TypeError, match="seed"):
-        imb.oversample(np.zeros((110, 2)), _labels(10, 100), ratio=1.0, seed=1.5)
-
-
-def test_resampling_rejects_mismatched_lengths():
+# --------------------------------------------------------------------------- balanced stream
+def test_balanced_dataset_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match="different lengths"):
-        imb.oversample(np.zeros((5, 2)), [0, 1, 0])
+        imb.balanced_dataset(np.zeros((5, 2)), [0, 1, 0])
+
+
+def test_balanced_dataset_rejects_a_fractional_seed_with_type_error():
+    with pytest.raises(TypeError, match="seed"):
+        imb.balanced_dataset(np.zeros((110, 2)), _labels(10, 100), seed=1.5)
 
 
 def test_balanced_dataset_mixes_to_the_requested_fraction():

@@ -618,17 +618,6 @@ def _cases() -> list[Case]:  # noqa: PLR0915 - one long table
     c("imbalance.balanced_class_weight: one class", lambda: imbalance.balanced_class_weight([1, 1, 1]), "y", V)
     c("imbalance.balanced_class_weight: None", lambda: imbalance.balanced_class_weight(None), "y", T)
     xb, yb = np.arange(10.0)[:, None], np.array([0, 0, 0, 0, 0, 0, 0, 1, 1, 0])
-    c("imbalance.oversample: ratio=0", lambda: imbalance.oversample(xb, yb, ratio=0), "ratio", V)
-    c("imbalance.oversample: ratio='1'", lambda: imbalance.oversample(xb, yb, ratio="1"), "ratio", T)
-    c("imbalance.oversample: ratio=True", lambda: imbalance.oversample(xb, yb, ratio=True), "ratio", T)
-    c("imbalance.oversample: x of 3 rows", lambda: imbalance.oversample(xb[:3], yb), "y", V)
-    c("imbalance.oversample: seed=1.5", lambda: imbalance.oversample(xb, yb, seed=1.5), "seed", T)
-    c("imbalance.oversample: seed=-1", lambda: imbalance.oversample(xb, yb, seed=-1), "seed", V)
-    c("imbalance.undersample: ratio=inf", lambda: imbalance.undersample(xb, yb, ratio=np.inf), "ratio", V)
-    c("imbalance.undersample: ratio asks for more negatives", lambda: imbalance.undersample(xb, yb, ratio=0.1),
-      "ratio", V)
-    c("imbalance.undersample: only positives", lambda: imbalance.undersample(xb[:2], [1, 1]), "y", V)
-    c("imbalance.undersample: labels 0/2", lambda: imbalance.undersample(xb, yb * 2), "y", V)
     bd = imbalance.balanced_dataset
     c("imbalance.balanced_dataset: pos_fraction=1", lambda: bd(xb, yb, pos_fraction=1.0), "pos_fraction", V)
     c("imbalance.balanced_dataset: pos_fraction='0.5'", lambda: bd(xb, yb, pos_fraction="0.5"), "pos_fraction", T)

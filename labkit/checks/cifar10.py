@@ -9,7 +9,9 @@ import keras
 import numpy as np
 
 from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_answer, require_number
+from labkit.checks.predictions import ChoicePrediction
 from labkit.models import cifar_large_cnn, count_params
+from labkit.validation import check_number
 
 _FLOPS_HINT = ("A 'same' conv layer computes, at each of the h*w output positions and for each of the "
                "c_out filters, a k*k*c_in dot product: k*k*c_in multiply-adds, and a multiply-add is "
@@ -394,3 +396,33 @@ def large_cnn(fn, *, seed: int | None = None) -> None:
                             f"augment=True){tag}: the remedies together should give {want:,} trainable parameters "
                             f"and a penalty; got {count_params(both):,}.", _CNN_HINT)
     passed(ex, f"architecture, L2 penalty, dropout, batch norm and augmentation (fresh sizes, seed={seed})")
+
+
+_BN = ChoicePrediction(
+    "prediction: what batch norm does to training accuracy", "predicted_batch_norm",
+    {"faster": "",
+     "slower": "That is what a regulariser does (dropout, L2, augmentation all make the training set harder "
+               "to fit); batch norm's batch noise is a weak regulariser beside its effect on optimisation.",
+     "about the same": "Normalising every layer's input changes how easily the optimiser moves, so it is "
+                       "rarely neutral."},
+    "A regulariser makes the training set harder to fit; something that eases optimisation makes it easier. "
+    "Which is batch norm mainly?")
+
+
+def batch_norm_prediction(predicted_batch_norm) -> None:
+    """Section 4, before the remedies run: commit to 'faster', 'slower' or 'about the same'."""
+    _BN.commit(predicted_batch_norm)
+
+
+def batch_norm_verdict(predicted_batch_norm, bn_train_accuracy, base_train_accuracy,
+                       tolerance: float = 0.02) -> None:
+    """Section 4, after the run: compare with the two models' training accuracy at the baseline's best epoch."""
+    bn = check_number(bn_train_accuracy, "bn_train_accuracy", min_val=0, max_val=1)
+    base = check_number(base_train_accuracy, "base_train_accuracy", min_val=0, max_val=1)
+    tolerance = check_number(tolerance, "tolerance", min_val=0)
+    outcome = "faster" if bn - base > tolerance else "slower" if bn - base < -tolerance else "about the same"
+    _BN.verdict(predicted_batch_norm, outcome,
+                f"training accuracy {bn:.3f} with batch norm, {base:.3f} without, at the same epoch",
+                "batch norm keeps every layer's input centred and scaled while the weights below it change, "
+                "so larger steps stay stable and the training set is fitted sooner; its regularising noise "
+                "is small beside that (Ioffe & Szegedy 2015; Santurkar et al. 2018).")

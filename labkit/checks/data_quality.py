@@ -1,12 +1,21 @@
 """Exercise checks of notebook 13 (data quality and quantity)."""
 from __future__ import annotations
 
+import keras
 import numpy as np
 import scipy.special
 
-from labkit.checks import ExerciseError, call_answer, fresh_seed, numpy_warnings, overflow_warnings, passed
+from labkit.checks import (
+    ExerciseError,
+    call_answer,
+    fresh_seed,
+    numpy_warnings,
+    overflow_warnings,
+    passed,
+    require_answer,
+)
 
-__all__ = ["top_loss_indices"]
+__all__ = ["top_loss_indices", "augmenter"]
 
 _HINT = ("per-example loss = -log softmax(logits)[i, label_i]; compute log-softmax stably "
          "(subtract the row max, then log-sum-exp), then return the indices of the k largest losses, "
@@ -101,3 +110,108 @@ def top_loss_indices(fn, *, seed: int | None = None) -> None:
             raise ExerciseError(ex, f"the right examples, but not sorted from largest loss down {where}.",
                                 _STABLE_HINT if unstable else _HINT)
     passed(ex, "the largest per-example losses, largest first, stable for logits up to 1000")
+
+
+# --------------------------------------------------------------------------- augmentation as Keras layers
+_AUG_HINT = ("Return keras.Sequential([keras.layers.RandomRotation(12 / 360, fill_mode=\"constant\"), "
+             "keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode=\"constant\")]): Keras' factors are "
+             "fractions - of a full turn for the rotation, of the image's height and width for the translation.")
+_ROTATION, _SHIFT = 12 / 360, 2 / 28           # +-12 degrees, +-2 of 28 pixels: the lesson's ndimage augment
+_FACTOR_RTOL = 0.2
+
+
+def _factor(lower: float, upper: float) -> float:
+    return max(abs(float(lower)), abs(float(upper)))
+
+
+def _blobs(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(n, 28, 28, 1) float32 in [0, 1]: one bright Gaussian blob near the centre of a dark image."""
+    yy, xx = np.mgrid[:28, :28]
+    out = np.empty((n, 28, 28, 1), dtype="float32")
+    for i in range(n):
+        cy, cx = 13.5 + rng.uniform(-1, 1, 2)
+        sy, sx = rng.uniform(2.0, 4.0, 2)
+        out[i, ..., 0] = np.exp(-((yy - cy) ** 2 / (2 * sy ** 2) + (xx - cx) ** 2 / (2 * sx ** 2)))
+    return out
+
+
+def _centre_of_mass(images: np.ndarray) -> np.ndarray:
+    yy, xx = np.mgrid[:images.shape[1], :images.shape[2]]
+    mass = images[..., 0].sum(axis=(1, 2))
+    return np.stack([(images[..., 0] * yy).sum(axis=(1, 2)) / mass, (images[..., 0] * xx).sum(axis=(1, 2)) / mass], 1)
+
+
+def augmenter(fn, *, seed: int | None = None) -> None:
+    """Exercise 1: ``fn()`` -> a Keras layer (usually a ``keras.Sequential``) that augments (N, 28, 28, 1) digits.
+
+    Structure: a ``RandomRotation`` of about +-12 degrees and a ``RandomTranslation`` of about +-2 pixels
+    (factors within 20 %), no flip. Behaviour, on fresh random images each call: unchanged with
+    ``training=False``; with ``training=True`` the same shape and value range, images changed, the content
+    moved by up to about 2 pixels - and moved at least once in the batch.
+    """
+    ex = "augmentation pipeline"
+    require_answer(ex, fn, "augmenter", _AUG_HINT)
+    try:
+        aug = call_answer(ex, fn, "augmenter", (), _AUG_HINT)
+    except ExerciseError as err:
+        if "factor" in err.problem:
+            raise ExerciseError(ex, err.problem, "Keras' factors are fractions, not degrees or pixels: "
+                                "12 degrees is 12 / 360 of a turn, 2 pixels of 28 is 2 / 28.") from None
+        raise
+    if not isinstance(aug, keras.layers.Layer):
+        raise ExerciseError(ex, f"augmenter() returned {type(aug).__name__}; return a Keras layer, e.g. "
+                            "keras.Sequential([...]).", _AUG_HINT)
+    found = list(getattr(aug, "layers", [aug]))
+    kinds = {type(layer).__name__ for layer in found}
+    if "RandomFlip" in kinds:
+        raise ExerciseError(ex, "the pipeline flips images.", "A mirrored 2 is not a 2 (and a flipped 6 reads as "
+                            "a 9): only use transformations that keep the label - here, small rotations and shifts.")
+    rotations = [layer for layer in found if isinstance(layer, keras.layers.RandomRotation)]
+    shifts = [layer for layer in found if isinstance(layer, keras.layers.RandomTranslation)]
+    if not rotations or not shifts:
+        missing = " and ".join(n for n, got in (("RandomRotation", rotations), ("RandomTranslation", shifts))
+                               if not got)
+        raise ExerciseError(ex, f"the pipeline has no {missing} layer (it has: {', '.join(sorted(kinds))}).",
+                            _AUG_HINT)
+    rotation = _factor(*rotations[0].factor)
+    if not np.isclose(rotation, _ROTATION, rtol=_FACTOR_RTOL):
+        why = (" - it looks like radians; Keras counts fractions of a full turn" if np.isclose(
+            rotation, np.deg2rad(12), rtol=_FACTOR_RTOL) else "")
+        raise ExerciseError(ex, f"RandomRotation's factor is {rotation:.4g}, i.e. +-{rotation * 360:.3g} degrees; "
+                            f"the lesson rotates by +-12 degrees{why}.", _AUG_HINT)
+    for axis in ("height", "width"):
+        got = _factor(getattr(shifts[0], f"{axis}_lower"), getattr(shifts[0], f"{axis}_upper"))
+        if not np.isclose(got, _SHIFT, rtol=_FACTOR_RTOL):
+            raise ExerciseError(ex, f"RandomTranslation's {axis}_factor is {got:.4g}, i.e. +-{got * 28:.3g} "
+                                "pixels of 28; the lesson shifts by +-2 pixels.", _AUG_HINT)
+
+    seed = fresh_seed(seed)
+    x = _blobs(np.random.default_rng(seed), 32)
+    keras.utils.set_random_seed(seed % (2 ** 31))
+    replay = f"(replay with checks.data_quality.augmenter(augmenter, seed={seed}))"
+    try:
+        at_test = np.asarray(keras.ops.convert_to_numpy(aug(x, training=False)))
+        at_train = np.asarray(keras.ops.convert_to_numpy(aug(x, training=True)))
+    except Exception as err:  # noqa: BLE001 - report the learner's error with the hint
+        raise ExerciseError(ex, f"calling the pipeline on a batch of shape {x.shape} raised "
+                            f"{type(err).__name__}: {err}", _AUG_HINT) from None
+    if at_test.shape != x.shape or at_train.shape != x.shape:
+        raise ExerciseError(ex, f"the pipeline changed the batch's shape {x.shape} to "
+                            f"{at_train.shape if at_train.shape != x.shape else at_test.shape} {replay}.", _AUG_HINT)
+    if not np.allclose(at_test, x, atol=1e-6):
+        raise ExerciseError(ex, f"with training=False the images changed {replay}.",
+                            "Augmentation is for training only: Keras' Random* layers pass images through "
+                            "unchanged at inference, so evaluate() and predict() see the real images.")
+    if at_train.min() < -1e-4 or at_train.max() > 1 + 1e-4:
+        raise ExerciseError(ex, f"augmented values run from {at_train.min():.3g} to {at_train.max():.3g}; the "
+                            f"images were in [0, 1] {replay}.", _AUG_HINT)
+    moved = np.linalg.norm(_centre_of_mass(at_train) - _centre_of_mass(x), axis=1)
+    changed = np.abs(at_train - x).max(axis=(1, 2, 3)) > 1e-3
+    if changed.mean() < 0.5 or moved.max() < 0.5:
+        raise ExerciseError(ex, f"with training=True only {changed.sum()} of {len(x)} images changed and the "
+                            f"largest shift was {moved.max():.2f} pixels {replay}.", _AUG_HINT)
+    if moved.max() > 2 * np.sqrt(2) + 0.75:
+        raise ExerciseError(ex, f"an image's content moved by {moved.max():.1f} pixels; +-2 pixels in each "
+                            f"direction is at most {2 * np.sqrt(2):.1f} {replay}.", _AUG_HINT)
+    passed(ex, f"rotation +-{rotation * 360:.3g} degrees, shifts up to {moved.max():.2f} px on {len(x)} fresh "
+               "images, identity at inference")

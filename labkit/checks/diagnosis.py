@@ -7,9 +7,11 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_number
+from labkit.checks.predictions import ChoicePrediction
 from labkit.diagnose import bias_variance
+from labkit.validation import check_number
 
-__all__ = ["diagnose_by_hand", "error_ceiling"]
+__all__ = ["diagnose_by_hand", "error_ceiling", "data_gain_prediction", "data_gain_verdict"]
 
 # (j_train, j_cv, baseline, tolerance) cases, including both sides of every boundary.
 _CASES = [
@@ -110,3 +112,38 @@ def error_ceiling(fn: Callable[[float, Mapping[str, int]], Any]) -> None:
             if not math.isclose(value, want, rel_tol=1e-9, abs_tol=1e-12):
                 raise ExerciseError(ex, f"{where} gave {got[cat]!r}; expected {want:.4g}.", hint)
     passed(ex, "each category's ceiling is its share of the errors times the error rate")
+
+
+_DATA_GAIN = ChoicePrediction(
+    "prediction: whom does more data help?", "predicted_data_gain",
+    {"high variance": "",
+     "high bias": "More examples cannot lower an error a model already makes on its own training set: "
+                  "the high-bias model fits the data it has about as well as it ever will.",
+     "about the same": "The two models are limited by different things: variance shrinks as examples are "
+                       "added, bias does not."},
+    "Think of what each model's validation error is made of: the high-variance model fits noise in its few "
+    "examples; the high-bias model already misses on its training set.")
+
+
+def data_gain_prediction(predicted_data_gain) -> None:
+    """Section 5, before the learning curves: commit to which model more data helps more."""
+    _DATA_GAIN.commit(predicted_data_gain)
+
+
+def data_gain_verdict(predicted_data_gain, var_gain, bias_gain, tolerance: float = 0.02) -> None:
+    """Section 5, after the curves: compare the prediction with the measured validation-error drops.
+
+    ``var_gain``, ``bias_gain``: how much the validation error fell from the smallest to the largest
+    training set, for the high-variance and the high-bias model. Within ``tolerance`` of each other
+    the outcome is "about the same".
+    """
+    var_gain, bias_gain = check_number(var_gain, "var_gain"), check_number(bias_gain, "bias_gain")
+    tolerance = check_number(tolerance, "tolerance", min_val=0)
+    diff = var_gain - bias_gain
+    outcome = "high variance" if diff > tolerance else "high bias" if diff < -tolerance else "about the same"
+    _DATA_GAIN.verdict(predicted_data_gain, outcome,
+                       f"validation error fell by {var_gain:.3f} for the high-variance model, "
+                       f"{bias_gain:.3f} for the high-bias one",
+                       "the high-variance model's excess error comes from fitting the noise of too few "
+                       "examples, which more examples average out; the high-bias model's error is already "
+                       "its training error, and more data does not lower that.")

@@ -10,9 +10,9 @@ import numpy as np
 import scipy.special
 import tensorflow as tf
 
-from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_answer, require_array, require_number
+from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_answer, require_array
 
-__all__ = ["scaled_recipe", "second_worker_config", "stale_sgd"]
+__all__ = ["distributed_step", "second_worker_config", "stale_sgd"]
 
 _STALE_HINT = ("Keep the weights of the last staleness + 1 steps (collections.deque(maxlen=staleness + 1)); at "
                "each step append the current weights, load the oldest ones into the model (what a slow worker "
@@ -20,24 +20,113 @@ _STALE_HINT = ("Keep the weights of the last staleness + 1 steps (collections.de
                "weights back and subtract lr * gradient from them. Return the list of the losses computed.")
 
 
-def scaled_recipe(global_batch: Any, scaled_lr: Any) -> None:
-    """4 replicas x 32 examples each; base recipe: batch 32, lr 0.05 -> linear scaling."""
-    ex = "scaled recipe"
-    hint = ("With MirroredStrategy you pass the GLOBAL batch to fit: per-replica batch x number of "
-            "replicas. The linear scaling rule multiplies the learning rate by the same factor the "
-            "global batch grew by.")
-    require_answer(ex, global_batch, "global_batch", hint)
-    require_answer(ex, scaled_lr, "scaled_lr", hint)
-    # np.int64(128), 128.0, np.array([128]) and np.float32(0.2) are right too; "128" and True are not
-    global_batch = require_number(ex, global_batch, "`global_batch`", hint)
-    scaled_lr = require_number(ex, scaled_lr, "`scaled_lr`", hint)
-    if global_batch != 128:
-        why = " (that is the per-replica batch)" if global_batch == 32 else ""
-        raise ExerciseError(ex, f"global_batch={global_batch!r} is not right{why}.", hint)
-    if not math.isclose(scaled_lr, 0.2, rel_tol=1e-6):   # float32(0.2) is 0.2 to 3e-9
-        why = " - the learning rate did not grow with the batch" if math.isclose(scaled_lr, 0.05, rel_tol=1e-6) else ""
-        raise ExerciseError(ex, f"scaled_lr={scaled_lr!r} is not right{why}.", hint)
-    passed(ex, "global batch 128, learning rate 0.2")
+_STEP_HINT = ("Inside replica_step(xb, yb): per-example losses from LOSS (reduction=None), then "
+              "tf.nn.compute_average_loss(per_example, global_batch_size=global_batch) so that the replicas' "
+              "gradients *add up* to the gradient of the global mean; tape.gradient, "
+              "optimizer.apply_gradients. Then per_replica = strategy.run(replica_step, args=dist_batch) and "
+              "return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None).")
+_STEP_LR = 0.5
+
+
+def _step_problem(rng: np.random.Generator, n: int):
+    x = rng.normal(size=(n, 6)).astype("float32")
+    y = rng.integers(0, 3, size=n).astype("int64")
+    w = (rng.normal(size=(6, 3)) * 0.5).astype("float32")
+    b = (rng.normal(size=(3,)) * 0.1).astype("float32")
+    return x, y, w, b
+
+
+def _step_reference(x, y, w, b, lr: float):
+    """The global-batch SGD step on one device, with GradientTape (the oracle): loss, new W, new b."""
+    wv, bv = tf.Variable(w), tf.Variable(b)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, tf.matmul(x, wv) + bv))
+    gw, gb = tape.gradient(loss, [wv, bv])
+    return float(loss), w - lr * gw.numpy(), b - lr * gb.numpy()
+
+
+def distributed_step(fn, strategy, *, seed: int | None = None) -> None:
+    """Exercise 1: ``fn(strategy, model, optimizer, dist_batch, global_batch)`` -> the global mean loss.
+
+    One synchronous SGD step, written with ``strategy.run`` and ``strategy.reduce``, run inside a
+    ``tf.function`` under ``strategy`` (the notebook's ``MirroredStrategy`` with 2 replicas) on fresh
+    random data; the loss and the new weights must equal one device's step on the whole global batch,
+    computed with ``tf.GradientTape``. A per-replica mean (the weights move ``n`` times too far) and a
+    MEAN reduction of the loss are told apart - with ``n >= 2`` replicas; with one they look alike.
+    """
+    ex = "distributed training step"
+    require_answer(ex, fn, "train_step", _STEP_HINT)
+    if not callable(fn):
+        raise ExerciseError(ex, f"`train_step` should be a function, got {type(fn).__name__}.", _STEP_HINT)
+    if not isinstance(strategy, tf.distribute.Strategy):
+        raise ExerciseError(ex, f"the strategy to check under is {type(strategy).__name__}, not a "
+                            "tf.distribute.Strategy.", "Run the cells of section 2 first: they make `mirrored`, "
+                            "the MirroredStrategy this check runs your step under.")
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    n = strategy.num_replicas_in_sync
+    global_batch = 8 * n
+    replay = f"(replay with checks.distributed.distributed_step(train_step, strategy, seed={seed}))"
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+        optimizer = keras.optimizers.SGD(_STEP_LR)
+        optimizer.build(model.trainable_variables)
+    step = tf.function(lambda batch: fn(strategy, model, optimizer, batch, global_batch))
+    for attempt in range(2):
+        x, y, w, b = _step_problem(rng, global_batch)
+        model.set_weights([w, b])
+        dist = strategy.experimental_distribute_dataset(
+            tf.data.Dataset.from_tensor_slices((x, y)).batch(global_batch))
+        try:
+            out = step(next(iter(dist)))
+        except NotImplementedError:
+            raise ExerciseError(ex, "`train_step` is not written yet (it raises NotImplementedError).",
+                                _STEP_HINT) from None
+        except Exception as err:  # noqa: BLE001 - report the learner's error with the hint
+            raise ExerciseError(ex, f"running train_step under {type(strategy).__name__} raised "
+                                f"{type(err).__name__}: {str(err)[:300]}", _STEP_HINT) from None
+        if out is None:
+            raise ExerciseError(ex, "train_step returned None.", "Return the loss, reduced over the replicas.")
+        if isinstance(out, tf.distribute.DistributedValues):
+            raise ExerciseError(ex, "train_step returned one value per replica.",
+                                "Combine them into one number: strategy.reduce(tf.distribute.ReduceOp.SUM, "
+                                "per_replica, axis=None).")
+        try:
+            got_loss = float(np.asarray(out))
+        except (TypeError, ValueError):
+            raise ExerciseError(ex, f"train_step returned {type(out).__name__}, not one loss value.",
+                                _STEP_HINT) from None
+        want_loss, want_w, want_b = _step_reference(x, y, w, b, _STEP_LR)
+        got_w, got_b = (np.asarray(v) for v in model.get_weights())
+        where = f"(step {attempt + 1}, {n} replicas, global batch {global_batch}) {replay}"
+        moved = np.abs(got_w - w).max()
+        if moved == 0:
+            raise ExerciseError(ex, f"the weights did not change {where}.",
+                                "Apply the gradients: optimizer.apply_gradients(zip(grads, "
+                                "model.trainable_variables)) inside replica_step.")
+        if not np.allclose(got_w, want_w, rtol=1e-4, atol=1e-5) or not np.allclose(got_b, want_b, atol=1e-5):
+            if n > 1 and np.allclose(got_w - w, n * (want_w - w), rtol=1e-3, atol=1e-5):
+                raise ExerciseError(ex, f"the weights moved {n} times too far {where}.",
+                                    "Each replica averaged its own slice, and the replicas' gradients are "
+                                    "*summed*: divide by the global batch with tf.nn.compute_average_loss("
+                                    "per_example, global_batch_size=global_batch), not by the slice.")
+            if np.allclose(got_w - w, -(want_w - w), rtol=1e-3, atol=1e-5):
+                raise ExerciseError(ex, f"the weights moved uphill {where}.", "Minimise the loss: apply the "
+                                    "gradient of the loss itself, not of its negative.")
+            raise ExerciseError(ex, f"the new weights differ from one device's SGD step on the whole batch "
+                                f"{where}: largest difference {np.abs(got_w - want_w).max():.3g}.", _STEP_HINT)
+        if not math.isclose(got_loss, want_loss, rel_tol=1e-4, abs_tol=1e-6):
+            if n > 1 and math.isclose(got_loss * n, want_loss, rel_tol=1e-4):
+                why = ("the loss is 1/n of the global mean: reduce with ReduceOp.SUM - each replica's "
+                       "compute_average_loss is already its share of the global mean.")
+            elif n > 1 and math.isclose(got_loss, want_loss * n, rel_tol=1e-4):
+                why = "the loss is n times the global mean: each replica should return its share, not its own mean."
+            else:
+                why = "return the global mean loss of the batch (the sum of the replicas' shares)."
+            raise ExerciseError(ex, f"train_step returned {got_loss:.6g}, the mean loss of the global batch is "
+                                f"{want_loss:.6g} {where}: {why}", _STEP_HINT)
+    passed(ex, f"two steps under {type(strategy).__name__} with {n} replicas equal one device's step on the "
+               "whole batch")
 
 
 _WANT = {"cluster": {"worker": ["10.0.0.1:2222", "10.0.0.2:2222"], "ps": ["10.0.0.3:2222"]},
@@ -139,7 +228,7 @@ def stale_sgd(fn, *, seed: int | None = None) -> None:
     computed at those weights, one per step.
 
     Checked on fresh softmax-regression problems on every call (``seed`` replays one), against a float64
-    NumPy reference with the gradient in closed form: staleness 0 (plain SGD) and a staleness of 1 to 4.
+    NumPy reference with the gradient in closed form: staleness 0 (plain SGD) and a staleness of 2 to 4.
     """
     ex = "stale_sgd"
     seed = fresh_seed(seed)
@@ -147,7 +236,7 @@ def stale_sgd(fn, *, seed: int | None = None) -> None:
     require_answer(ex, fn, "stale_sgd", _STALE_HINT)
     rng = np.random.default_rng(seed)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    for tau in (0, int(rng.integers(1, 5))):
+    for tau in (0, int(rng.integers(2, 5))):   # from 2: at 1, 'one too recent' would be 'ignored'
         d, k, steps, batch = int(rng.integers(3, 7)), int(rng.integers(2, 5)), int(rng.integers(8, 13)), 8
         lr = float(rng.uniform(0.3, 1.0))
         W0, b0 = rng.normal(size=(d, k)), rng.normal(scale=0.5, size=k)

@@ -8,12 +8,21 @@ import keras
 import numpy as np
 from sklearn.metrics import precision_recall_curve
 
-from labkit.checks import ExerciseError, call_answer, close, fresh_seed, passed, require_answer, require_output
+from labkit.checks import (
+    ExerciseError,
+    call_answer,
+    close,
+    fresh_seed,
+    passed,
+    require_answer,
+    require_array,
+    require_output,
+)
+from labkit.checks.predictions import NumberPrediction
+from labkit.validation import check_number
 
-__all__ = ["f1_from_counts", "threshold_for_recall", "prior_bias", "focal_loss", "PRIOR_BIAS_COUNTS"]
-
-# The numbers the prior-bias exercise states: 200 frauds among 40,000 transactions.
-PRIOR_BIAS_COUNTS = (200, 39_800)
+__all__ = ["f1_from_counts", "threshold_for_recall", "oversample", "focal_loss",
+           "baseline_accuracy_prediction", "baseline_accuracy_verdict"]
 
 
 def _number(exercise: str, value: Any, name: str, hint: str) -> float:
@@ -85,22 +94,95 @@ def threshold_for_recall(fn: Callable[[np.ndarray, np.ndarray, float], float]) -
     passed(ex, f"{len(trials)} random problems with ties, targets 0.5 to 1.0")
 
 
-def prior_bias(bias: Any) -> None:
-    """``bias`` must be the prior log-odds for 200 positives among 40,000 examples."""
-    ex = "prior log-odds bias"
-    hint = ("The base rate is p = 200 / 40000; the bias b with sigmoid(b) = p is log(p / (1 - p)), "
-            "i.e. log(n_pos / n_neg). It is negative because positives are rare.")
-    require_answer(ex, bias, "bias", hint)
-    value = _number(ex, bias, "bias", hint)
-    n_pos, n_neg = PRIOR_BIAS_COUNTS
-    want = math.log(n_pos / n_neg)
-    if math.isclose(value, -want, rel_tol=1e-6):
-        raise ExerciseError(ex, f"bias = {value:.4f} has the wrong sign.", hint)
-    if math.isclose(value, math.log(n_pos / (n_pos + n_neg)), rel_tol=1e-6):
-        raise ExerciseError(ex, f"bias = {value:.4f} is log(p), not the log-odds log(p / (1 - p)).", hint)
-    if not math.isclose(value, want, rel_tol=1e-4):
-        raise ExerciseError(ex, f"bias = {value:.4f}, expected about {want:.4f}.", hint)
-    passed(ex, f"sigmoid({value:.3f}) = {1 / (1 + math.exp(-value)):.4f} = the base rate")
+_OVERSAMPLE_HINT = ("Keep every row once; then draw n_pos_target - n_pos extra row indices from the positives with "
+                    "rng.choice(pos, size, replace=True), where n_pos_target = int(ratio * n_neg) (what "
+                    "imbalanced-learn's RandomOverSampler(sampling_strategy=ratio) does); index x and y with the "
+                    "same index array, so every row keeps its label.")
+
+
+def _oversample_case(rng: np.random.Generator, shape: tuple[int, ...], n_pos: int, n_neg: int):
+    """Random rows whose first value is unique (so each output row can be traced to its input row)."""
+    x = rng.normal(size=(n_pos + n_neg, *shape)).astype("float32")
+    x.reshape(len(x), -1)[:, 0] = rng.permutation(len(x)).astype("float32")
+    y = rng.permutation(np.r_[np.ones(n_pos, dtype=np.int64), np.zeros(n_neg, dtype=np.int64)])
+    return x, y
+
+
+def oversample(fn: Callable[..., Any], seed: int | None = None) -> None:
+    """Exercise 3: ``fn(x, y, ratio, seed)`` -> ``(x_new, y_new)``, random oversampling of the positives.
+
+    ``x``: (N, ...) features, ``y``: (N,) 0/1 labels. Afterwards there are ``int(ratio * n_neg)``
+    positives (imbalanced-learn's ``RandomOverSampler(sampling_strategy=ratio)``, the oracle for the
+    counts), every input row is still there, the extra rows are copies of positives with label 1, the
+    inputs are unchanged, the same seed gives the same draw and another seed another one. Checked on
+    fresh random data (flat rows and image-shaped rows) each call; ``seed`` replays one.
+    """
+    from imblearn.over_sampling import RandomOverSampler  # noqa: PLC0415 - only this exercise needs it
+
+    ex = "random oversampling"
+    require_answer(ex, fn, "oversample", _OVERSAMPLE_HINT)
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    replay = f"(replay with checks.skewed.oversample(oversample, seed={seed}))"
+    cases = [((4,), int(rng.integers(5, 9)), int(rng.integers(60, 90)), 0.5),
+             ((3, 3), int(rng.integers(3, 6)), int(rng.integers(40, 60)), 1.0),
+             ((2,), int(rng.integers(10, 14)), int(rng.integers(30, 40)), 0.6)]
+    for shape, n_pos, n_neg, ratio in cases:
+        x, y = _oversample_case(rng, shape, n_pos, n_neg)
+        x0, y0 = x.copy(), y.copy()
+        where = f"with {n_pos} positives, {n_neg} negatives, rows of shape {shape}, ratio={ratio} {replay}"
+        out = call_answer(ex, fn, "oversample", (x, y, ratio, 0), _OVERSAMPLE_HINT)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise ExerciseError(ex, f"oversample returned {type(out).__name__}; return a pair (x_new, y_new).",
+                                _OVERSAMPLE_HINT)
+        if not (np.array_equal(x, x0) and np.array_equal(y, y0)):
+            raise ExerciseError(ex, "oversample changed x or y in place; build new arrays.", _OVERSAMPLE_HINT)
+        x_new = require_array(ex, out[0], "x_new", (None, *shape), _OVERSAMPLE_HINT)
+        y_new = require_array(ex, out[1], "y_new", (None,), _OVERSAMPLE_HINT).ravel()
+        if len(x_new) != len(y_new):
+            raise ExerciseError(ex, f"x_new has {len(x_new)} rows but y_new {len(y_new)} labels {where}.",
+                                _OVERSAMPLE_HINT)
+        _, want = RandomOverSampler(sampling_strategy=ratio, random_state=0).fit_resample(
+            x.reshape(len(x), -1), y)
+        want_pos, got_pos, got_neg = int(want.sum()), int((y_new == 1).sum()), int((y_new == 0).sum())
+        key = x.reshape(len(x), -1)[:, 0].astype(np.int64)
+        origin = np.full(len(x), -1)
+        origin[key] = np.arange(len(x))
+        ids = np.rint(x_new.reshape(len(x_new), -1)[:, 0]).astype(np.int64)
+        if ids.min() < 0 or ids.max() >= len(x) or \
+                not np.array_equal(x_new, x[origin[ids]]):
+            raise ExerciseError(ex, f"x_new holds rows that are not rows of x {where}.",
+                                "Oversampling copies existing rows; it does not make new ones (that is SMOTE).")
+        rows = origin[ids]
+        if not np.array_equal(y_new, y[rows]):
+            raise ExerciseError(ex, f"some rows of x_new carry another row's label {where}.",
+                                "Index x and y with the same index array; shuffling them separately pairs "
+                                "rows with the wrong labels.")
+        if got_neg != n_neg:
+            raise ExerciseError(ex, f"y_new has {got_neg} negatives, y had {n_neg} {where}.",
+                                "Oversampling adds copies of positives only: every negative stays, once.")
+        if np.unique(rows).size != len(x):
+            raise ExerciseError(ex, f"some rows of x are missing from x_new {where}.",
+                                "Keep every original row and add the extra positives to them.")
+        if got_pos != want_pos and got_pos != round(ratio * n_neg):
+            if got_pos == n_pos + want_pos:
+                why = "you added int(ratio * n_neg) extra positives on top of the ones there were"
+            elif got_pos == int(ratio * (n_neg + n_pos)):
+                why = "ratio is positives per *negative*, not per row"
+            else:
+                why = f"there should be int(ratio * n_neg) = {want_pos}"
+            raise ExerciseError(ex, f"y_new has {got_pos} positives {where}: {why}.", _OVERSAMPLE_HINT)
+        again = call_answer(ex, fn, "oversample", (x, y, ratio, 0), _OVERSAMPLE_HINT)
+        if not np.array_equal(np.asarray(again[0]), x_new):
+            raise ExerciseError(ex, f"two calls with seed=0 gave different results {where}.",
+                                "Draw from np.random.default_rng(seed), so that a seed gives the same sample.")
+    x, y = _oversample_case(rng, (2,), 5, 200)
+    draws = {np.asarray(call_answer(ex, fn, "oversample", (x, y, 1.0, s), _OVERSAMPLE_HINT)[0]).tobytes()
+             for s in range(4)}
+    if len(draws) == 1:
+        raise ExerciseError(ex, "four different seeds gave the same sample.",
+                            "Use the seed: rng = np.random.default_rng(seed), and draw the extra rows from it.")
+    passed(ex, f"{len(cases)} random problems: counts as imbalanced-learn's RandomOverSampler, rows and labels kept")
 
 
 _FOCAL_HINT = ("With p = sigmoid(logits) and p_t = p where y = 1, 1 - p where y = 0: "
@@ -173,3 +255,28 @@ def focal_loss(fn: Callable[..., Any], seed: int | None = None) -> None:
     if not np.isfinite(history.history["loss"][-1]):
         raise ExerciseError(ex, "`focal_loss` gave a non-finite loss inside model.fit.", _FOCAL_HINT)
     passed(ex, "matches keras.losses.BinaryFocalCrossentropy for every gamma tried, and trains")
+
+
+_BASELINE = NumberPrediction(
+    "prediction: the accuracy of always answering 'no'", "predicted_accuracy",
+    "Accuracy counts every example the model gets right. If it answers 'not a sandal' for every image, which "
+    "images does it get right, and what share of the test set are they? Write a number between 0 and 1.",
+    tolerance=0.005, min_val=0.0, max_val=1.0, slip_tolerance=0.004,
+    slips={0.009: "0.9% is the share of sandals - the examples it gets wrong, not the ones it gets right.",
+           0.0: "0 is its recall (it finds no sandal); accuracy also counts the non-sandals it gets right.",
+           0.5: "0.5 would be a coin flip on balanced data; these data are far from balanced.",
+           1.0: "Close, but not perfect: every sandal is answered wrongly."})
+
+
+def baseline_accuracy_prediction(predicted_accuracy) -> None:
+    """Section 2, before the run: commit to a number in [0, 1]."""
+    _BASELINE.commit(predicted_accuracy)
+
+
+def baseline_accuracy_verdict(predicted_accuracy, measured_accuracy) -> None:
+    """Section 2, after the run: compare with the always-negative baseline's measured test accuracy."""
+    measured = check_number(measured_accuracy, "measured_accuracy", min_val=0, max_val=1)
+    _BASELINE.verdict(predicted_accuracy, measured,
+                      "answering 'no' is right on every negative, so its accuracy is the share of negatives, "
+                      "1 - prevalence: with 1 positive in 110 that is above 99%, while it finds none of the "
+                      "positives.")

@@ -7,6 +7,8 @@ import tensorflow as tf
 from keras import layers
 
 from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_answer
+from labkit.checks.predictions import ChoicePrediction
+from labkit.validation import check_number
 
 _PRE_HINT = ("MobileNetV2's weights were trained on pixels scaled from [0, 255] to [-1, 1]: "
              "x / 127.5 - 1, as float32. Return a new array; do not change the input.")
@@ -234,3 +236,31 @@ def unfreeze_from(fn, *, seed: int | None = None) -> None:
             if problem:
                 raise ExerciseError(ex, f"{problem} {where}.", hard_coded)
     passed(ex, "only the top layers will be fine-tuned, on the toy model and on fresh ones")
+
+
+_GAIN = ChoicePrediction(
+    "prediction: transfer's gain as labels grow", "predicted_gain",
+    {"shrinks": "",
+     "grows": "More labels help both models, but the one trained from scratch has more to gain: it learns its "
+              "own features from them, while the borrowed features are fixed.",
+     "about the same": "The scratch model's accuracy depends on how many labels it has far more than the "
+                       "pretrained features' does."},
+    "With more labels, which model has more room to improve: the one that must learn its features from those "
+    "labels, or the one that borrows them?")
+
+
+def gain_prediction(predicted_gain) -> None:
+    """Before the runs: commit to 'grows', 'shrinks' or 'about the same'."""
+    _GAIN.commit(predicted_gain)
+
+
+def gain_verdict(predicted_gain, gain_fewest, gain_most, tolerance: float = 0.01) -> None:
+    """Section 4: the gain (features minus scratch test accuracy) at the fewest and the most labels."""
+    few = check_number(gain_fewest, "gain_fewest", min_val=-1, max_val=1)
+    most = check_number(gain_most, "gain_most", min_val=-1, max_val=1)
+    tolerance = check_number(tolerance, "tolerance", min_val=0)
+    outcome = "shrinks" if few - most > tolerance else "grows" if most - few > tolerance else "about the same"
+    _GAIN.verdict(predicted_gain, outcome, f"gain {few:+.3f} with the fewest labels, {most:+.3f} with the most",
+                  "borrowed features are worth most when there is too little data to learn features; the "
+                  "network trained from scratch catches up as its own labels grow (Yosinski et al. 2014; "
+                  "Kornblith et al. 2019).")

@@ -8,27 +8,80 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_answer, require_number
+from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_answer
 
-__all__ = ["distinct_learning_rates", "build_model"]
+__all__ = ["sample_configs", "build_model"]
 
 
-def distinct_learning_rates(grid_distinct_lr: Any, random_distinct_lr: Any) -> None:
-    """4 x 4 grid vs 16 random trials: distinct learning rates tried by each."""
-    ex = "distinct learning rates"
-    hint = ("A grid repeats each learning rate once for every dropout value, so it tries only as many "
-            "learning rates as the grid has along that axis. Random search draws a fresh value from a "
-            "continuous range in every trial, so (almost surely) every trial has its own.")
-    require_answer(ex, grid_distinct_lr, "grid_distinct_lr", hint)
-    require_answer(ex, random_distinct_lr, "random_distinct_lr", hint)
-    grid_distinct_lr = require_number(ex, grid_distinct_lr, "`grid_distinct_lr`", hint, integer=True)
-    random_distinct_lr = require_number(ex, random_distinct_lr, "`random_distinct_lr`", hint, integer=True)
-    if grid_distinct_lr != 4:
-        why = " - that is the number of trials, not of learning rates" if grid_distinct_lr == 16 else ""
-        raise ExerciseError(ex, f"grid_distinct_lr={grid_distinct_lr} is not right{why}.", hint)
-    if random_distinct_lr != 16:
-        raise ExerciseError(ex, f"random_distinct_lr={random_distinct_lr} is not right.", hint)
-    passed(ex, "the grid tries 4 learning rates, random search 16, for the same 16 trials")
+_SAMPLE_HINT = ("rng = np.random.default_rng(seed); draw log10 of the learning rate uniformly in [-4, -1] and "
+                "raise 10 to it (lr = 10 ** rng.uniform(-4, -1, n)), draw dropout = rng.uniform(0, 0.5, n), and "
+                "return np.column_stack([lr, dropout]), shape (n, 2).")
+_SAMPLE_N, _KS_ALPHA = 2_000, 1e-4   # a right answer fails one of the two KS tests with probability < 2e-4
+
+
+def sample_configs(fn, *, seed: int | None = None) -> None:
+    """Exercise 1: ``fn(n, seed)`` -> (n, 2) array of random-search trials: learning rate, dropout.
+
+    The learning rate must be log-uniform on [1e-4, 1e-1] and dropout uniform on [0, 0.5]: each is
+    compared with its distribution by a Kolmogorov-Smirnov test (``scipy.stats.kstest``) on 2,000 draws
+    of a fresh seed; the same seed must give the same draws, another seed other ones.
+    """
+    import scipy.stats  # noqa: PLC0415
+
+    ex = "random search trials"
+    require_answer(ex, fn, "sample_configs", _SAMPLE_HINT)
+    seed = fresh_seed(seed)
+    replay = f"(replay with checks.tuning.sample_configs(sample_configs, seed={seed}))"
+    out = call_answer(ex, fn, "sample_configs", (_SAMPLE_N, seed), _SAMPLE_HINT)
+    if out is None:
+        raise ExerciseError(ex, "sample_configs returned None.", "Did you forget the `return`?")
+    try:
+        trials = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ExerciseError(ex, f"sample_configs returned {type(out).__name__}, not an array of numbers.",
+                            _SAMPLE_HINT) from None
+    if trials.shape != (_SAMPLE_N, 2):
+        raise ExerciseError(ex, f"sample_configs({_SAMPLE_N}, seed) returned shape {trials.shape}, expected "
+                            f"({_SAMPLE_N}, 2): one row per trial, columns learning rate and dropout.", _SAMPLE_HINT)
+    lr, dropout = trials[:, 0], trials[:, 1]
+    if not np.all(np.isfinite(trials)):
+        raise ExerciseError(ex, "some trials are nan or inf.", _SAMPLE_HINT)
+    if lr.min() < 0 and lr.min() >= -4 - 1e-9 and lr.max() <= -1 + 1e-9:
+        raise ExerciseError(ex, "the learning rates are between -4 and -1: that is their log10.",
+                            "Return the learning rate itself: 10 ** (the uniform draw).")
+    if not np.all(lr > 0):
+        raise ExerciseError(ex, f"learning rates must be positive, got a smallest of {lr.min():.3g}.", _SAMPLE_HINT)
+    if lr.min() < 1e-4 * (1 - 1e-9) or lr.max() > 1e-1 * (1 + 1e-9) or dropout.min() < 0 or dropout.max() > 0.5:
+        swapped = " (are the columns swapped?)" if dropout.max() < 0.2 and lr.max() > 0.2 else ""
+        raise ExerciseError(ex, f"values outside the ranges: learning rate in [{lr.min():.3g}, {lr.max():.3g}] "
+                            f"(want [1e-4, 1e-1]), dropout in [{dropout.min():.3g}, {dropout.max():.3g}] "
+                            f"(want [0, 0.5]){swapped}.", _SAMPLE_HINT)
+    distinct = len(np.unique(lr))
+    if distinct < _SAMPLE_N // 2:
+        raise ExerciseError(ex, f"only {distinct} distinct learning rates in {_SAMPLE_N} trials {replay}.",
+                            "That is a grid: random search draws a fresh value from the continuous range in "
+                            "every trial, so every trial tries a learning rate of its own.")
+    log_p = scipy.stats.kstest(np.log10(lr), scipy.stats.uniform(loc=-4, scale=3).cdf).pvalue
+    if log_p < _KS_ALPHA:
+        linear_p = scipy.stats.kstest(lr, scipy.stats.uniform(loc=1e-4, scale=1e-1 - 1e-4).cdf).pvalue
+        share = float(np.mean(lr > 1e-2))
+        why = (f" They look uniform on the linear scale: {share:.0%} of them are above 1e-2, so 1e-4..1e-3 is "
+               "hardly ever tried." if linear_p >= _KS_ALPHA else "")
+        raise ExerciseError(ex, f"the learning rates are not log-uniform on [1e-4, 1e-1] (KS test p = "
+                            f"{log_p:.1e}) {replay}.{why}", _SAMPLE_HINT)
+    drop_p = scipy.stats.kstest(dropout, scipy.stats.uniform(loc=0, scale=0.5).cdf).pvalue
+    if drop_p < _KS_ALPHA:
+        raise ExerciseError(ex, f"dropout is not uniform on [0, 0.5] (KS test p = {drop_p:.1e}) {replay}.",
+                            _SAMPLE_HINT)
+    again = np.asarray(call_answer(ex, fn, "sample_configs", (_SAMPLE_N, seed), _SAMPLE_HINT), dtype=np.float64)
+    if not np.array_equal(again, trials):
+        raise ExerciseError(ex, "two calls with the same seed gave different trials.",
+                            "Draw from np.random.default_rng(seed), so that a search can be repeated.")
+    other = np.asarray(call_answer(ex, fn, "sample_configs", (_SAMPLE_N, seed + 1), _SAMPLE_HINT), dtype=np.float64)
+    if np.array_equal(other, trials):
+        raise ExerciseError(ex, "another seed gave the same trials.", "Use the `seed` argument for the generator.")
+    passed(ex, f"{_SAMPLE_N} trials: log10(lr) uniform on [-4, -1] (KS p = {log_p:.2f}), dropout uniform "
+               f"(p = {drop_p:.2f}), reproducible by seed")
 
 
 # --------------------------------------------------------------------------- exercise: a tuner's build function
