@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import keras
 import numpy as np
 import pytest
 
@@ -106,30 +107,112 @@ def test_adam_step_cannot_be_fooled_by_replaying_one_run():
         check.adam_step(lambda *a: memorised)
 
 
-def _cosine(step, total, base):
-    t = min(step, total) / total
-    return 0.5 * base * (1 + math.cos(math.pi * t))
+Schedule = keras.optimizers.schedules.LearningRateSchedule
 
 
-def test_cosine_lr_and_its_reference_against_keras():
-    import keras
+class WarmupCosine(Schedule):
+    def __init__(self, peak, warmup_steps, total_steps):
+        self.peak, self.warmup_steps, self.total_steps = peak, warmup_steps, total_steps
 
-    for total, base in ((100, 0.1), (40, 3e-3)):
-        sched = keras.optimizers.schedules.CosineDecay(base, total)
-        for step in (0, 7, 25, 39, total, total + 30):
-            assert float(sched(step)) == pytest.approx(_cosine(step, total, base), rel=1e-5, abs=1e-9)
-    check.cosine_lr(_cosine)
+    def _parts(self, step):
+        step = keras.ops.cast(step, "float32")
+        warm = self.peak * step / self.warmup_steps
+        t = keras.ops.clip((step - self.warmup_steps) / (self.total_steps - self.warmup_steps), 0.0, 1.0)
+        return step, warm, 0.5 * self.peak * (1.0 + keras.ops.cos(math.pi * t))
 
-    def placeholder(step, total, base):
+    def __call__(self, step):
+        step, warm, cosine = self._parts(step)
+        return keras.ops.where(step < self.warmup_steps, warm, cosine)
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps, "total_steps": self.total_steps}
+
+
+class ViaKeras(WarmupCosine):
+    """Delegating to Keras' own CosineDecay is a right answer too."""
+
+    def __call__(self, step):
+        return keras.optimizers.schedules.CosineDecay(0.0, self.total_steps - self.warmup_steps,
+                                                      warmup_target=self.peak, warmup_steps=self.warmup_steps)(step)
+
+
+class NoWarmup(WarmupCosine):
+    def __call__(self, step):
+        return self._parts(step)[2]
+
+
+class CosineFromZero(WarmupCosine):
+    def __call__(self, step):
+        step, warm, _ = self._parts(step)
+        cosine = 0.5 * self.peak * (1 + keras.ops.cos(math.pi * keras.ops.minimum(step, self.total_steps)
+                                                      / self.total_steps))
+        return keras.ops.where(step < self.warmup_steps, warm, cosine)
+
+
+class Unclipped(WarmupCosine):
+    def __call__(self, step):
+        step, warm, _ = self._parts(step)
+        t = (step - self.warmup_steps) / (self.total_steps - self.warmup_steps)
+        return keras.ops.where(step < self.warmup_steps, warm, 0.5 * self.peak * (1 + keras.ops.cos(math.pi * t)))
+
+
+class PythonIf(WarmupCosine):
+    def __call__(self, step):
+        s = float(step)            # fine eagerly, impossible on a symbolic tensor in a graph
+        if s < self.warmup_steps:
+            return self.peak * s / self.warmup_steps
+        t = min(s - self.warmup_steps, self.total_steps - self.warmup_steps) / (self.total_steps - self.warmup_steps)
+        return 0.5 * self.peak * (1 + math.cos(math.pi * t))
+
+
+class NoConfig(WarmupCosine):
+    get_config = Schedule.get_config
+
+
+class PartialConfig(WarmupCosine):
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps, "total_steps": 10_000}
+
+
+class TensorConfig(WarmupCosine):
+    def get_config(self):
+        return {"peak": keras.ops.convert_to_tensor(self.peak), "warmup_steps": self.warmup_steps,
+                "total_steps": self.total_steps}
+
+
+class NotWritten(WarmupCosine):
+    def __call__(self, step):
         raise NotImplementedError
 
-    for fn, hint in [(placeholder, "not written yet"), (None, "no answer"),
-                     (lambda s, t, b: 0.5 * b * (1 + math.cos(s / t)), "step 0|pi"),
-                     (lambda s, t, b: 0.5 * b * (1 + math.cos(math.pi * s / t)), "stay at 0"),
-                     (lambda s, t, b: b * (1 - s / t), "expected"),
-                     (lambda s, t, b: 0.5 * (1 + math.cos(math.pi * min(s, t) / t)), "step 0")]:
-        with pytest.raises(ExerciseError, match=hint):
-            check.cosine_lr(fn)
+
+class Plain:
+    def __init__(self, peak, warmup_steps, total_steps):
+        pass
+
+
+def test_warmup_cosine_accepts_its_own_maths_and_keras_cosine_decay(capsys):
+    for seed, cls in enumerate([WarmupCosine, ViaKeras]):
+        check.warmup_cosine(cls, seed=seed)
+    check.warmup_cosine(WarmupCosine)
+    assert "correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("answer, match", [
+    (None, "no answer"),
+    (Plain, "LearningRateSchedule"),
+    (lambda peak, w, t: None, "LearningRateSchedule"),
+    (NotWritten, "not written yet"),
+    (NoWarmup, "no warm-up"),
+    (CosineFromZero, "from step 0"),
+    (Unclipped, "rises again"),
+    (PythonIf, "tf.function"),
+    (NoConfig, "get_config is missing"),
+    (PartialConfig, "from_config"),
+    (TensorConfig, "JSON|rebuilt"),
+])
+def test_warmup_cosine_rejects_typical_slips_with_their_hint(answer, match):
+    with pytest.raises(ExerciseError, match=match):
+        check.warmup_cosine(answer, seed=11)
 
 
 def _dead(acts):

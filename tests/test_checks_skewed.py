@@ -11,49 +11,86 @@ import tensorflow as tf
 from labkit.checks import ExerciseError, skewed
 
 
-# --------------------------------------------------------------------------- F1 from counts
-def _f1_right(tp, fp, fn):
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    return 2 * p * r / (p + r) if p + r else 0.0
+# --------------------------------------------------------------------------- the precision-recall curve
+def _pr_loop(y_true, y_score):
+    thresholds = np.unique(y_score)[::-1]
+    precision, recall = [], []
+    for t in thresholds:
+        flagged = y_score >= t
+        tp = np.sum(flagged & (y_true == 1))
+        precision.append(tp / flagged.sum())
+        recall.append(tp / np.sum(y_true == 1))
+    return np.array(precision), np.array(recall), thresholds
 
 
-def _f1_placeholder(tp, fp, fn):
-    raise NotImplementedError()
+def _pr_cumsum(y_true, y_score):
+    order = np.argsort(-y_score, kind="stable")
+    s, y = y_score[order], y_true[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]     # the last example of each group of tied scores
+    tp, flagged = np.cumsum(y)[last], last + 1
+    return tp / flagged, tp / y.sum(), s[last]
 
 
-def test_f1_accepts_the_harmonic_mean(capsys):
-    skewed.f1_from_counts(_f1_right)
-    skewed.f1_from_counts(lambda tp, fp, fn: 2 * tp / (2 * tp + fp + fn))   # the simplified form
+def _pr_sklearn(y_true, y_score):
+    from sklearn.metrics import precision_recall_curve
+
+    p, r, t = precision_recall_curve(y_true, y_score)
+    return p[:-1][::-1], r[:-1][::-1], t[::-1]
+
+
+def _pr_per_example(y_true, y_score):
+    order = np.argsort(-y_score, kind="stable")
+    tp = np.cumsum(y_true[order])
+    return tp / np.arange(1, len(order) + 1), tp / y_true.sum(), y_score[order]
+
+
+def _pr_strict(y_true, y_score):
+    t = np.unique(y_score)[::-1]
+    flagged = y_score[None, :] > t[:, None]
+    tp = (flagged & (y_true == 1)).sum(1)
+    return tp / np.maximum(flagged.sum(1), 1), tp / (y_true == 1).sum(), t
+
+
+def _pr_sorting_in_place(y_true, y_score):
+    y_score.sort()
+    return _pr_loop(y_true, y_score)
+
+
+def _pr_fixed_only(y_true, y_score):
+    """Right for the check's 8-example problem only (its answer pasted in)."""
+    if len(y_true) == 8 and y_score[0] == 0.9:
+        return _pr_loop(y_true, y_score)
+    return _pr_loop(y_true[:8], y_score[:8])
+
+
+def test_pr_points_accepts_a_loop_a_cumulative_sum_and_scikit_learn(capsys):
+    for seed, answer in enumerate([_pr_loop, _pr_cumsum, _pr_sklearn]):
+        skewed.pr_points(answer, seed=seed)
+        skewed.pr_points(lambda y, s, a=answer: list(a(y, s)))                 # a list is a fine tuple
     assert "correct" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("answer, match", [
     (None, "no answer yet"),
-    (_f1_placeholder, "not written yet"),
-    (lambda tp, fp, fn: ((tp / (tp + fp) if tp + fp else 0) + (tp / (tp + fn) if tp + fn else 0)) / 2,
-     "arithmetic mean"),
-    (lambda tp, fp, fn: 2 * tp / (2 * tp + fp + fn + 1e-3) if tp else float("nan"), "expected|finite"),
-    # the textbook formula without the tp == 0 guard: 0 / 0 when precision and recall are both 0
-    (lambda tp, fp, fn: 2 * (tp / (tp + fp)) * (tp / (tp + fn)) / (tp / (tp + fp) + tp / (tp + fn)),
-     "ZeroDivisionError"),
-    (lambda tp, fp, fn: "0.5", "one number"),
-    (42, "should be a function"),
+    (lambda y, s: (_ for _ in ()).throw(NotImplementedError()), "not written yet"),
+    (lambda y, s: _pr_loop(y, s)[:2], "tuple"),
+    (lambda y, s: tuple(a[::-1] for a in _pr_loop(y, s)), "low to high"),
+    (lambda y, s: (_pr_loop(y, s)[1], _pr_loop(y, s)[0], _pr_loop(y, s)[2]), "swapped"),
+    (_pr_per_example, "tied scores"),
+    (_pr_strict, "y_score > t"),
+    (lambda y, s: (np.r_[_pr_loop(y, s)[0], 1.0], np.r_[_pr_loop(y, s)[1], 0.0], np.r_[_pr_loop(y, s)[2], 2.0]),
+     "end point"),
+    (lambda y, s: (_pr_loop(y, s)[0], _pr_loop(y, s)[1] * y.sum() / len(y), _pr_loop(y, s)[2]),
+     "number of examples"),
+    (lambda y, s: (_pr_loop(y, s)[0], _pr_loop(y, s)[1], np.unique(s)[::-1] + 0.01), "distinct scores"),
+    (lambda y, s: (_pr_loop(y, s)[0], _pr_loop(y, s)[1][:-1], _pr_loop(y, s)[2]), "lengths"),
+    (lambda y, s: ("a", "b", "c"), "dtype"),
+    (_pr_sorting_in_place, "changed its input"),
+    (_pr_fixed_only, "seed="),
 ])
-def test_f1_rejects_wrong_answers(answer, match):
-    with pytest.raises(ExerciseError, match=match) as err:
-        skewed.f1_from_counts(answer)
-    assert "harmonic" in err.value.hint
-
-
-def test_f1_rejects_nan_for_zero_tp():
-    def nan_when_undefined(tp, fp, fn):
-        p = tp / (tp + fp) if tp + fp else float("nan")
-        r = tp / (tp + fn)
-        return 2 * p * r / (p + r) if p + r else float("nan")
-
-    with pytest.raises(ExerciseError, match="not a finite number|expected"):
-        skewed.f1_from_counts(nan_when_undefined)
+def test_pr_points_rejects_typical_slips_with_their_hint(answer, match):
+    with pytest.raises(ExerciseError, match=match):
+        skewed.pr_points(answer, seed=7)
 
 
 # --------------------------------------------------------------------------- threshold for recall

@@ -14,17 +14,20 @@ for 03, ``checks.mnist``, ...); helpers used by more than one of them live here.
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import math
 import numbers
 import secrets
 import warnings
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from labkit.validation import check_int
+
 __all__ = ["ExerciseError", "require_answer", "require_array", "require_output", "require_number", "call_answer",
-           "passed", "close", "fresh_seed", "numpy_warnings", "overflow_warnings"]
+           "passed", "close", "fresh_seed", "fresh_cases", "one_number", "numpy_warnings", "overflow_warnings"]
 
 
 class ExerciseError(AssertionError):
@@ -155,6 +158,49 @@ def fresh_seed(seed: int | None = None) -> int:
     A check names the seed in every failure, so that ``check(answer, seed=...)`` replays the case.
     """
     return secrets.randbits(32) if seed is None else int(seed)
+
+
+def one_number(fn: Callable) -> Callable:
+    """``fn`` with its one-number answer (a Python or NumPy number, a 0-d or 1-element array) as a float.
+
+    For :func:`fresh_cases` on exercises whose answer is one number, after a check's fixed cases
+    have judged the answer's type with :func:`require_number`.
+    """
+    return lambda *args: float(np.ravel(np.asarray(fn(*args), dtype=np.float64))[0])
+
+
+def fresh_cases(exercise: str, fn: Any, name: str, make_args: Callable[[np.random.Generator], tuple],
+                reference: Callable[..., Any], hint: str, *, seed: int | None = None, n: int = 3,
+                rtol: float = 1e-5, atol: float = 1e-7) -> int:
+    """Call ``fn`` on ``n`` fresh random argument tuples and compare it with ``reference``.
+
+    ``make_args(rng)`` draws one tuple of arguments (arrays of a random shape, scalars,
+    lists of arrays); ``reference(*args)`` returns the right answer, an array or a tuple of
+    arrays. Each call gets deep copies, so an answer that changes its inputs cannot change
+    the reference. The fixed cases a check runs first give the specific hints; these catch an
+    answer fitted to them (hard-coded values or sizes). Every failure names the seed, and
+    ``seed`` replays it. Returns the seed used.
+    """
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    for _ in range(check_int(n, "n", min_val=1)):
+        args = make_args(rng)
+        want = reference(*copy.deepcopy(args))
+        out = call_answer(exercise, fn, name, copy.deepcopy(args), hint)
+        wants = want if isinstance(want, tuple) else (want,)
+        outs = out if isinstance(want, tuple) else (out,)
+        if not isinstance(outs, (tuple, list)) or len(outs) != len(wants):
+            raise ExerciseError(exercise, f"`{name}` should return {len(wants)} values, got {type(out).__name__} "
+                                          f"(fresh random inputs, seed={seed}).", hint)
+        shapes = ", ".join(str(np.shape(a)) for a in args if isinstance(a, np.ndarray))
+        for got, expected in zip(outs, wants):
+            expected = np.asarray(expected, dtype=np.float64)
+            got = require_output(exercise, got, name, expected.shape, hint)
+            if not close(got, expected, rtol=rtol, atol=atol):
+                raise ExerciseError(exercise, f"right on the fixed example but wrong on fresh random inputs "
+                                              f"(shapes {shapes or 'scalars'}, seed={seed}): are sizes or values "
+                                              "hard-coded?", hint)
+    return seed
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ and recognises the usual mistakes (unstable for large inputs, wrong axis, ...).
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -16,6 +17,7 @@ from labkit.checks import (
     ExerciseError,
     call_answer,
     close,
+    fresh_cases,
     fresh_seed,
     numpy_warnings,
     overflow_warnings,
@@ -100,8 +102,21 @@ def sigmoid_prime(fn: Callable, *, seed: int | None = None) -> None:
     passed(ex, f"max {float(first.max()):.2f} at z = 0; finite and warning-free up to |z| = 1000")
 
 
-def leaky_relu(fn: Callable) -> None:
-    """``leaky_relu(z, alpha)``: z for z > 0, alpha * z otherwise."""
+def _leaky_args(rng: np.random.Generator) -> tuple:
+    shape = tuple(int(k) for k in rng.integers(1, 6, size=int(rng.integers(1, 4))))
+    return rng.normal(size=shape) * 3, float(rng.uniform(0.01, 0.5))
+
+
+def _leaky_ref(z, alpha):
+    return np.where(z > 0, z, alpha * z)
+
+
+def leaky_relu(fn: Callable, *, seed: int | None = None) -> None:
+    """``leaky_relu(z, alpha)``: z for z > 0, alpha * z otherwise.
+
+    A fixed z with hints for the usual mistakes, then fresh z of 1-3 axes and fresh slopes
+    (``seed`` replays them).
+    """
     ex = "leaky_relu"
     hint = ("Leaky ReLU keeps positive z unchanged and multiplies negative z by the small slope alpha: "
             "np.where(z > 0, z, alpha * z).")
@@ -119,11 +134,28 @@ def leaky_relu(fn: Callable) -> None:
     if not close(got2, np.where(z > 0, z, 0.25 * z)):
         raise ExerciseError(ex, "the slope does not follow alpha.",
                             "Use the alpha argument; do not hard-code 0.01 or 0.1.")
-    passed(ex)
+    fresh_cases(ex, fn, "leaky_relu", _leaky_args, _leaky_ref,
+                "Work element-wise on any shape of z, with the alpha you are given.", seed=seed, n=4)
+    passed(ex, "fixed cases and random arrays of 1-3 axes")
 
 
-def collapse_linear(fn: Callable) -> None:
-    """``collapse(layers)``: the one (W, b) equal to a stack of linear layers [(W1, b1), ...]."""
+def _linear_stack(rng: np.random.Generator) -> tuple:
+    widths = rng.integers(1, 6, size=int(rng.integers(2, 6)))
+    return ([(rng.normal(size=(m, n)), rng.normal(size=n)) for m, n in zip(widths[:-1], widths[1:])],)
+
+
+def _collapse_ref(layers):
+    W, b = layers[0]
+    for Wk, bk in layers[1:]:
+        W, b = W @ Wk, b @ Wk + bk
+    return W, b
+
+
+def collapse_linear(fn: Callable, *, seed: int | None = None) -> None:
+    """``collapse(layers)``: the one (W, b) equal to a stack of linear layers [(W1, b1), ...].
+
+    A fixed 3-layer stack with hints, then fresh stacks of 1-4 layers (``seed`` replays them).
+    """
     ex = "collapse_linear"
     hint = ("Write the stack out: ((x W1 + b1) W2 + b2) W3 + b3 = x (W1 W2 W3) + ((b1 W2 + b2) W3 + b3). "
             "Loop over the layers, updating W <- W @ Wk and b <- b @ Wk + bk.")
@@ -144,18 +176,27 @@ def collapse_linear(fn: Callable) -> None:
         if close(b, b3) or close(b, b1 @ W2 @ W3 + b3) or close(b, b2 @ W3 + b3):
             raise ExerciseError(ex, "b is wrong: the earlier biases also pass through the later kernels.", hint)
         raise ExerciseError(ex, "b is wrong.", hint)
-    passed(ex, "three linear layers are one linear layer")
+    fresh_cases(ex, fn, "collapse", _linear_stack, _collapse_ref,
+                "Loop over however many layers there are (a single layer is its own collapse).", seed=seed, n=4)
+    passed(ex, "three linear layers are one linear layer; so are random stacks of 1-4")
 
 
-def softmax(fn: Callable) -> None:
-    """``softmax(Z)``: row-wise over a batch (n, k), stable for logits of +-1000."""
+def _logit_batch(rng: np.random.Generator) -> tuple:
+    n, k = (int(v) for v in rng.integers(1, 9, size=2))
+    return (rng.normal(size=(n, k + 1)) * rng.choice([1.0, 10.0, 300.0]),)
+
+
+def softmax(fn: Callable, *, seed: int | None = None) -> None:
+    """``softmax(Z)``: row-wise over a batch (n, k), stable for logits of +-1000.
+
+    Fixed batches with hints (and +-1000), then fresh batches of random sizes and scales
+    (``seed`` replays them).
+    """
     ex = "softmax"
     hint = ("softmax(z)_i = exp(z_i) / sum_j exp(z_j) along the last axis (one distribution per row). "
             "Subtract each row's maximum first (keepdims=True): it does not change the result and keeps exp "
             "from overflowing.")
     Z = np.array([[1.0, 2.0, 3.0], [0.5, 0.5, -1.0]])
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         got = require_output(ex, call_answer(ex, fn, "softmax", (Z.copy(),), hint), "softmax", Z.shape, hint)
@@ -176,6 +217,10 @@ def softmax(fn: Callable) -> None:
         raise ExerciseError(ex, "wrong values for rows of very different size (+1000 and -1000).",
                             "Subtract each row's own maximum (np.max(Z, axis=-1, keepdims=True)), not one global "
                             "maximum: with a global one the second row underflows to 0/0.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fresh_cases(ex, fn, "softmax", _logit_batch, ref.softmax,
+                    "Normalise each row of any (n, k) batch, after subtracting that row's maximum.", seed=seed, n=4)
     passed(ex, "rows sum to 1, no overflow at 1000")
 
 

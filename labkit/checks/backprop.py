@@ -9,6 +9,7 @@ swapped arguments, a forward difference, a step uphill...).
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import keras
@@ -20,7 +21,9 @@ from labkit.checks import (
     ExerciseError,
     call_answer,
     close,
+    fresh_cases,
     fresh_seed,
+    one_number,
     passed,
     require_answer,
     require_array,
@@ -31,15 +34,22 @@ from labkit.checks import (
 __all__ = ["cross_entropy", "kl_divergence", "graph_derivatives", "backward", "numerical_gradient",
            "soft_threshold", "train_step"]
 
-def cross_entropy(fn: Callable) -> None:
-    """``cross_entropy(logits, y)``: mean CE of integer labels, stable for logits of 1000."""
+def _ce_args(rng: np.random.Generator) -> tuple:
+    n, k = int(rng.integers(1, 9)), int(rng.integers(2, 11))
+    return rng.normal(size=(n, k)) * rng.choice([1.0, 10.0, 300.0]), rng.integers(0, k, size=n)
+
+
+def cross_entropy(fn: Callable, *, seed: int | None = None) -> None:
+    """``cross_entropy(logits, y)``: mean CE of integer labels, stable for logits of 1000.
+
+    Fixed cases with hints (and +-1000), then fresh batches of 1-8 examples, 2-10 classes and
+    random scales (``seed`` replays them).
+    """
     ex = "cross_entropy"
     hint = ("loss_i = -log softmax(z_i)[y_i] = logsumexp(z_i) - z_i[y_i]; compute logsumexp stably as "
             "m + log(sum(exp(z - m))) with m the row maximum, then average over the batch.")
     logits = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3], [1.2, 0.2, 3.1], [0.0, 0.0, 0.0]])
     y = np.array([0, 1, 0, 2])
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         out = call_answer(ex, fn, "cross_entropy", (logits.copy(), y.copy()), hint)
@@ -68,6 +78,10 @@ def cross_entropy(fn: Callable) -> None:
     if not np.isclose(float(np.ravel(got_big)[0]), ref.cross_entropy_from_logits(big, np.array([2, 2]))):
         raise ExerciseError(ex, "wrong value for logits of +-1000 (expected (2000 + 10) / 2 = 1005: the "
                             "examples are 2000 and 10 logits short of their true class).", hint)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fresh_cases(ex, one_number(fn), "cross_entropy", _ce_args, ref.cross_entropy_from_logits,
+                    "Use the batch size and number of classes of the logits you are given.", seed=seed, n=4)
     passed(ex, "mean, stable at 1000")
 
 
@@ -189,8 +203,28 @@ def graph_derivatives(dL_dw: Any, dL_db: Any) -> None:
     passed(ex, f"dL/dw = {gw:.4f}, dL/db = {gb:.4f}")
 
 
-def backward(fn: Callable) -> None:
-    """``backward(params, cache, logits, y)`` -> dict of gradients, vs the reference backward."""
+_GRAD_KEYS = ("W1", "b1", "W2", "b2")
+
+
+def _backward_args(rng: np.random.Generator) -> tuple:
+    n_in, n_hidden, n_out, n = (int(v) for v in rng.integers((1, 1, 2, 1), (7, 7, 6, 9)))
+    params = ref.init_two_layer(n_in, n_hidden, n_out, seed=int(rng.integers(2**31)))
+    params["b1"], params["b2"] = rng.normal(size=n_hidden) * 0.5, rng.normal(size=n_out) * 0.5
+    logits, cache = ref.two_layer_forward(params, rng.normal(size=(n, n_in)))
+    return params, cache, logits, rng.integers(0, n_out, size=n)
+
+
+def _backward_ref(params, cache, logits, y):
+    grads = ref.two_layer_backward(params, cache, logits, y)
+    return tuple(grads[k] for k in _GRAD_KEYS)
+
+
+def backward(fn: Callable, *, seed: int | None = None) -> None:
+    """``backward(params, cache, logits, y)`` -> dict of gradients, vs the reference backward.
+
+    A fixed network with hints for the usual mistakes, then fresh networks of random sizes
+    (``seed`` replays them).
+    """
     ex = "backward"
     hint = ("Go back through the graph: dZ2 = (softmax(logits) - onehot(y)) / n; dW2 = H.T @ dZ2; "
             "db2 = dZ2.sum(axis=0); dH = dZ2 @ W2.T; dZ1 = dH * (Z1 > 0); dW1 = X.T @ dZ1; db1 = dZ1.sum(axis=0).")
@@ -233,7 +267,10 @@ def backward(fn: Callable) -> None:
                                     "Start from dZ2 = softmax(logits) with 1 subtracted at each true class, "
                                     "divided by n.")
             raise ExerciseError(ex, f"grads[{key!r}] is wrong.", hint)
-    passed(ex, "all four gradients match")
+    fresh_cases(ex, lambda *args: tuple(fn(*args)[k] for k in _GRAD_KEYS), "backward", _backward_args,
+                _backward_ref, "Take every size from the arrays you are given (batch, inputs, hidden units, classes).",
+                seed=seed, n=4)
+    passed(ex, "all four gradients match, on the fixed network and on random ones")
 
 
 _NG_HINT = ("For each index i: remember x[i], set x[i] = old + eps and evaluate f, set x[i] = old - eps and "
@@ -330,8 +367,17 @@ def numerical_gradient(fn: Callable, *, seed: int | None = None) -> None:
     passed(ex, f"max error vs the exact gradient {np.abs(got - exact).max():.1e}; any shape, the given eps")
 
 
-def soft_threshold(fn: Callable) -> None:
-    """``soft_threshold(w, t)`` = sign(w) max(|w| - t, 0): the L1 proximal step."""
+def _shrink_args(rng: np.random.Generator) -> tuple:
+    shape = tuple(int(k) for k in rng.integers(1, 6, size=int(rng.integers(1, 4))))
+    return rng.normal(size=shape), float(rng.uniform(0.05, 1.0))
+
+
+def soft_threshold(fn: Callable, *, seed: int | None = None) -> None:
+    """``soft_threshold(w, t)`` = sign(w) max(|w| - t, 0): the L1 proximal step.
+
+    A fixed w with hints for hard thresholding, crossing zero and the L2 shrink, then fresh w of
+    1-3 axes and fresh thresholds (``seed`` replays them).
+    """
     ex = "soft_threshold"
     hint = ("Shrink every weight towards 0 by t and stop at exactly 0: np.sign(w) * np.maximum(np.abs(w) - t, 0). "
             "Weights with |w| <= t become exactly 0.")
@@ -351,7 +397,9 @@ def soft_threshold(fn: Callable) -> None:
         raise ExerciseError(ex, "wrong values.", hint)
     if np.count_nonzero(got == 0) != np.count_nonzero(want == 0):
         raise ExerciseError(ex, "weights below the threshold are small but not exactly 0.", hint)
-    passed(ex, f"{int(np.sum(got == 0))} of {w.size} weights exactly 0")
+    fresh_cases(ex, fn, "soft_threshold", _shrink_args, ref.soft_threshold,
+                "Work element-wise on any shape of w, with the threshold t you are given.", seed=seed, n=4, atol=0)
+    passed(ex, f"{int(np.sum(got == 0))} of {w.size} weights exactly 0; random arrays and thresholds too")
 
 
 _STEP_HINT = ("Inside `with tf.GradientTape() as tape:` compute logits = model(x, training=True) and "

@@ -8,7 +8,16 @@ from typing import Any
 import keras
 import numpy as np
 
-from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_answer, require_number
+from labkit.checks import (
+    ExerciseError,
+    call_answer,
+    fresh_cases,
+    fresh_seed,
+    one_number,
+    passed,
+    require_answer,
+    require_number,
+)
 from labkit.checks.predictions import ChoicePrediction
 from labkit.models import cifar_large_cnn, count_params
 from labkit.validation import check_number
@@ -25,8 +34,20 @@ _CAM_HINT = ("alpha_k is the mean of the gradients over the spatial axes (axes 1
              "np.maximum((grads.mean(axis=(1, 2), keepdims=True) * feats).sum(axis=-1), 0).")
 
 
-def conv_flops(fn) -> None:
-    """Exercise 1: ``fn(h, w, k, c_in, c_out)`` -> forward FLOPs of a k x k 'same' conv layer."""
+def _flops_args(rng: np.random.Generator) -> tuple:
+    h, w = (int(v) for v in rng.integers(1, 65, size=2))
+    return h, w, int(rng.integers(1, 8)), int(rng.integers(1, 129)), int(rng.integers(1, 257))
+
+
+def _flops_ref(h, w, k, cin, cout):
+    return float(2 * h * w * k * k * cin * cout)
+
+
+def conv_flops(fn, *, seed: int | None = None) -> None:
+    """Exercise 1: ``fn(h, w, k, c_in, c_out)`` -> forward FLOPs of a k x k 'same' conv layer.
+
+    Fixed layers whose mistakes get hints, then fresh random sizes (``seed`` replays them).
+    """
     ex = "FLOPs of a convolution"
     cases = [(32, 32, 3, 3, 32), (16, 16, 3, 32, 64), (8, 8, 1, 64, 10), (31, 31, 2, 3, 24)]
     for h, w, k, cin, cout in cases:
@@ -43,6 +64,8 @@ def conv_flops(fn) -> None:
             raise ExerciseError(ex, f"conv_flops{(h, w, k, cin, cout)} = {got:,} is one position; the filter "
                                 "slides over all h*w positions.", _FLOPS_HINT)
         raise ExerciseError(ex, f"conv_flops{(h, w, k, cin, cout)} = {got!r}, expected {want:,}.", _FLOPS_HINT)
+    fresh_cases(ex, one_number(fn), "conv_flops", _flops_args, _flops_ref,
+                "Compute the count from the five arguments; no size may be fixed.", seed=seed, n=5, rtol=1e-12, atol=0)
     passed(ex, f"a 3x3 conv with 32 filters on a 32x32x3 image costs {2 * 32 * 32 * 9 * 3 * 32 / 1e6:.1f} "
                "MFLOPs per image")
 
@@ -131,8 +154,21 @@ def early_stop_epoch(fn, *, seed: int | None = None) -> None:
     passed(ex, f"{len(cases)} curves, ties with the best included")
 
 
-def cam_from_gradients(fn) -> None:
-    """Exercise 3: ``fn(feats, grads)`` -> Grad-CAM maps relu(sum_k mean_ij(grads_k) * A_k), (N, h, w)."""
+def _cam_args(rng: np.random.Generator) -> tuple:
+    shape = tuple(int(v) for v in rng.integers(1, 7, size=4))
+    return rng.random(shape).astype("float32"), rng.normal(size=shape).astype("float32")
+
+
+def _cam_ref(feats, grads):
+    return np.maximum((grads.mean(axis=(1, 2), keepdims=True) * feats).sum(axis=-1), 0)
+
+
+def cam_from_gradients(fn, *, seed: int | None = None) -> None:
+    """Exercise 3: ``fn(feats, grads)`` -> Grad-CAM maps relu(sum_k mean_ij(grads_k) * A_k), (N, h, w).
+
+    A fixed batch with hints for the usual mistakes, then fresh batches of random N, h, w and
+    channels (``seed`` replays them).
+    """
     ex = "Grad-CAM from gradients"
     rng = np.random.default_rng(11)
     feats = rng.random((2, 4, 5, 3)).astype("float32")
@@ -149,7 +185,10 @@ def cam_from_gradients(fn) -> None:
     raw = (alpha * feats).sum(axis=-1)
     want = np.maximum(raw, 0)
     if np.allclose(got, want, atol=1e-5):
-        return passed(ex)
+        fresh_cases(ex, fn, "cam_from_gradients", _cam_args, _cam_ref,
+                    "Take N, h, w and the channel count from the arrays; average over axes 1 and 2.",
+                    seed=seed, n=4, atol=1e-5)
+        return passed(ex, "the fixed batch and random shapes")
     if np.allclose(got, raw, atol=1e-5):
         raise ExerciseError(ex, "the maps have negative values: apply the ReLU.", _CAM_HINT)
     if np.allclose(got, np.maximum((grads * feats).sum(axis=-1), 0), atol=1e-5):

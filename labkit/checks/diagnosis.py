@@ -89,28 +89,45 @@ _CEILING_CASES = [
 ]
 
 
-def error_ceiling(fn: Callable[[float, Mapping[str, int]], Any]) -> None:
+_CAUSES = ("blurry", "occluded", "ambiguous", "mislabelled", "small object", "odd angle", "dark", "cropped")
+
+
+def _ceiling_cases(rng: np.random.Generator) -> list[tuple[float, dict[str, int]]]:
+    """Fresh (error rate, tag counts): 1-6 of the causes, counts 1-80, rates 0.01-0.4."""
+    cases = []
+    for _ in range(3):
+        tags = rng.choice(_CAUSES, size=int(rng.integers(1, 7)), replace=False)
+        cases.append((round(float(rng.uniform(0.01, 0.4)), 4), {str(t): int(rng.integers(1, 81)) for t in tags}))
+    return cases
+
+
+def error_ceiling(fn: Callable[[float, Mapping[str, int]], Any], *, seed: int | None = None) -> None:
     """``fn(error_rate, counts)`` must return ``{category: error_rate * count / total}``: the
-    most the overall error rate can fall if every error of that category were fixed."""
+    most the overall error rate can fall if every error of that category were fixed.
+
+    Fixed cases, then fresh error rates and tag counts (``seed`` replays them).
+    """
     ex = "error ceiling"
     hint = ("Each category's share of the sampled errors, times the error rate: "
             "{c: error_rate * n / sum(counts.values()) for c, n in counts.items()}. "
             "Fixing all 'shirt vs T-shirt' errors can remove at most that share of the error.")
-    for rate, counts in _CEILING_CASES:
+    seed = fresh_seed(seed)
+    for i, (rate, counts) in enumerate([*_CEILING_CASES, *_ceiling_cases(np.random.default_rng(seed))]):
+        tag = "" if i < len(_CEILING_CASES) else f" (fresh random case, seed={seed})"
         got = call_answer(ex, fn, "error_ceiling", (rate, dict(counts)), hint)
         if not isinstance(got, Mapping):
             raise ExerciseError(ex, f"error_ceiling returned {type(got).__name__}, expected a dict "
-                                    "{category: reduction}.", hint)
+                                    "{category: reduction}." + tag, hint)
         if set(got) != set(counts):
             raise ExerciseError(ex, f"error_ceiling({rate}, {counts}) has keys {sorted(got)}, expected "
-                                    f"{sorted(counts)}.", hint)
+                                    f"{sorted(counts)}." + tag, hint)
         total = sum(counts.values())
         for cat, n in counts.items():
             want = rate * n / total
             where = f"for error rate {rate} and counts {counts}, category {cat!r}"
             value = float(require_number(ex, got[cat], where, hint))   # np.float64, np.array([x]): fine
             if not math.isclose(value, want, rel_tol=1e-9, abs_tol=1e-12):
-                raise ExerciseError(ex, f"{where} gave {got[cat]!r}; expected {want:.4g}.", hint)
+                raise ExerciseError(ex, f"{where} gave {got[cat]!r}; expected {want:.4g}." + tag, hint)
     passed(ex, "each category's ceiling is its share of the errors times the error rate")
 
 

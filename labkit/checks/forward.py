@@ -17,6 +17,7 @@ from labkit.checks import (
     ExerciseError,
     call_answer,
     close,
+    fresh_cases,
     fresh_seed,
     passed,
     require_answer,
@@ -36,6 +37,20 @@ _DENSE_HINT = ("A dense layer computes g(z) with z = a @ W + b: W has shape (n_i
                "kernel, so output unit j is g(sum_i a[i] * W[i, j] + b[j]).")
 
 
+_ACTIVATIONS = (ref.relu, np.tanh, ref.sigmoid, _identity)
+
+
+def _dense_args(rng: np.random.Generator, batch: bool) -> tuple:
+    """Random (a or A, W, b, g) of random sizes: 1-6 inputs, 1-6 units, a batch of 1-8."""
+    n_in, n_out = rng.integers(1, 7, size=2)
+    a = rng.normal(size=(int(rng.integers(1, 9)), n_in) if batch else (n_in,))
+    return a, rng.normal(size=(n_in, n_out)), rng.normal(size=n_out), _ACTIVATIONS[rng.integers(len(_ACTIVATIONS))]
+
+
+def _dense_ref(a, W, b, g):
+    return g(a @ W + b)
+
+
 def _dense_mistakes(ex: str, got: np.ndarray, a: np.ndarray, W: np.ndarray, b: np.ndarray, g) -> None:
     """Raise with a specific hint when ``got`` matches a known wrong formula."""
     wrong = [
@@ -51,8 +66,12 @@ def _dense_mistakes(ex: str, got: np.ndarray, a: np.ndarray, W: np.ndarray, b: n
             raise ExerciseError(ex, problem, hint)
 
 
-def dense_loop(fn: Callable) -> None:
-    """``dense_loop(a, W, b, g)``: one example a (n_in,), written with explicit loops."""
+def dense_loop(fn: Callable, *, seed: int | None = None) -> None:
+    """``dense_loop(a, W, b, g)``: one example a (n_in,), written with explicit loops.
+
+    A fixed case whose mistakes get specific hints, a non-square tanh layer, then fresh random
+    sizes, weights and activations (``seed`` replays them).
+    """
     ex = "dense_loop"
     rng = np.random.default_rng(0)  # a seed where every wrong formula below gives different numbers
     a, W, b = rng.normal(size=4), rng.normal(size=(4, 4)), rng.normal(size=4)
@@ -70,11 +89,16 @@ def dense_loop(fn: Callable) -> None:
     if not close(got2, np.tanh(a2 @ W2 + b2)):
         raise ExerciseError(ex, "wrong values for a 3-input, 5-unit layer with tanh.",
                             "Use the activation g you are given and the sizes of W; do not hard-code relu or sizes.")
+    fresh_cases(ex, fn, "dense_loop", lambda r: _dense_args(r, batch=False), _dense_ref,
+                "Use the sizes of W and the activation g you are given.", seed=seed, n=4)
     passed(ex, "one unit per output column, bias inside the activation")
 
 
-def dense(fn: Callable) -> None:
-    """``dense(A, W, b, g)``: a batch A (n, n_in) -> (n, n_out) with one matrix product."""
+def dense(fn: Callable, *, seed: int | None = None) -> None:
+    """``dense(A, W, b, g)``: a batch A (n, n_in) -> (n, n_out) with one matrix product.
+
+    Fixed cases with hints, then fresh random batches and sizes (``seed`` replays them).
+    """
     ex = "dense"
     rng = np.random.default_rng(11)
     A, W, b = rng.normal(size=(6, 5)), rng.normal(size=(5, 5)), rng.normal(size=5)
@@ -90,7 +114,19 @@ def dense(fn: Callable) -> None:
     if not close(got2, A2 @ W2 + b2):
         raise ExerciseError(ex, "wrong values for a non-square W (4 inputs, 2 units).",
                             "Use A @ W + b, not W @ A or A @ W.T.")
+    fresh_cases(ex, fn, "dense", lambda r: _dense_args(r, batch=True), _dense_ref,
+                "Use A @ W + b with the sizes you are given (a batch may hold one example) and the activation g.",
+                seed=seed, n=4)
     passed(ex, "g(A @ W + b) for a whole batch")
+
+
+def _random_stack(rng: np.random.Generator) -> tuple:
+    """A random batch and 1-4 layers of random widths and activations."""
+    widths = rng.integers(1, 7, size=int(rng.integers(2, 6)))
+    A = rng.normal(size=(int(rng.integers(1, 7)), widths[0]))
+    layers = [(rng.normal(size=(m, n)), rng.normal(size=n), _ACTIVATIONS[rng.integers(len(_ACTIVATIONS))])
+              for m, n in zip(widths[:-1], widths[1:])]
+    return A, layers
 
 
 def _seq_case(rng):
@@ -101,8 +137,11 @@ def _seq_case(rng):
     return A, layers
 
 
-def sequential(fn: Callable) -> None:
-    """``sequential(A, layers)``: apply each ``(W, b, g)`` of ``layers`` in turn."""
+def sequential(fn: Callable, *, seed: int | None = None) -> None:
+    """``sequential(A, layers)``: apply each ``(W, b, g)`` of ``layers`` in turn.
+
+    A fixed 3-layer case with hints, then fresh random stacks of 1-4 layers (``seed`` replays them).
+    """
     ex = "sequential"
     hint = ("Start with the input A and, for each (W, b, g) in layers, replace it by dense(A, W, b, g); "
             "return the output of the last layer.")
@@ -123,7 +162,9 @@ def sequential(fn: Callable) -> None:
         if close(got, ref.sequential(A, [(W, b, ref.relu) for W, b, _ in layers])):
             raise ExerciseError(ex, "every layer used relu.", "Use each layer's own g, including the last (identity).")
         raise ExerciseError(ex, "wrong values for a 3-layer network.", hint)
-    passed(ex, "a 3-layer forward pass")
+    fresh_cases(ex, fn, "sequential", _random_stack, ref.sequential,
+                "Loop over however many layers `layers` holds (one layer is a stack too).", seed=seed, n=4)
+    passed(ex, "a 3-layer forward pass and random stacks of 1-4 layers")
 
 
 def param_count(n_params: Any) -> None:

@@ -8,7 +8,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_answer, require_array
+from labkit.checks import (
+    ExerciseError,
+    call_answer,
+    fresh_cases,
+    fresh_seed,
+    passed,
+    require_answer,
+    require_array,
+)
 from labkit.filters import gabor_kernel as _gabor
 
 _PERM_HINT = ("Permuting hidden units means permuting the *columns* of W1 and the entries of b1 "
@@ -125,8 +133,17 @@ def permute_hidden(fn, *, seed: int | None = None) -> None:
     passed(ex, "different weights, identical function, on fresh sizes and permutations")
 
 
-def gabor(fn) -> None:
-    """Exercise: ``fn(size, sigma, theta, wavelength, gamma, psi)`` -> (size, size) kernel."""
+def _gabor_args(rng: np.random.Generator) -> tuple:
+    return (int(rng.choice([3, 5, 7, 9, 11])), float(rng.uniform(1.0, 3.0)), float(rng.uniform(0, np.pi)),
+            float(rng.uniform(2.0, 8.0)), float(rng.uniform(0.3, 1.0)), float(rng.uniform(0, np.pi)))
+
+
+def gabor(fn, *, seed: int | None = None) -> None:
+    """Exercise: ``fn(size, sigma, theta, wavelength, gamma, psi)`` -> (size, size) kernel.
+
+    Fixed kernels whose mistakes get hints, then fresh random sizes, angles and phases
+    (``seed`` replays them).
+    """
     ex = "Gabor kernel"
     cases = [(7, 2.0, 0.0, 4.0, 0.5, 0.0), (9, 2.5, np.pi / 3, 5.0, 0.5, np.pi / 2), (5, 1.5, 1.0, 3.0, 1.0, 0.3)]
     for args in cases:
@@ -140,7 +157,9 @@ def gabor(fn) -> None:
                                 "Use y, x = np.mgrid[0:size, 0:size] - (size - 1) / 2: rows are y, columns x.")
         named = dict(zip(("size", "sigma", "theta", "wavelength", "gamma", "psi"), args))
         raise ExerciseError(ex, f"wrong values for {named}.", _GABOR_HINT)
-    passed(ex)
+    fresh_cases(ex, fn, "gabor_kernel", _gabor_args, _gabor, "Use all six arguments; no parameter may be fixed.",
+                seed=seed, n=4, atol=1e-6)
+    passed(ex, "fixed and random kernels")
 
 
 def _penalty_cases(rng) -> list[tuple[float, np.ndarray]]:

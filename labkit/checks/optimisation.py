@@ -1,15 +1,18 @@
 """Checks for the exercises of the optimisation notebook (08_optimisation)."""
 from __future__ import annotations
 
+import json
 import math
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_answer, require_output
 from labkit.checks.predictions import ChoicePrediction
 from labkit.validation import check_number
 
-__all__ = ["adam_step", "cosine_lr", "dead_units", "clip_global_norm", "gradient_prediction", "gradient_verdict"]
+__all__ = ["adam_step", "warmup_cosine", "dead_units", "clip_global_norm", "gradient_prediction", "gradient_verdict"]
 
 
 def _number(exercise: str, value, what: str, hint: str) -> float:
@@ -131,33 +134,157 @@ def adam_step(fn, *, seed: int | None = None) -> None:
     passed(ex, f"{n_steps} steps on {len(cases)} fresh cases match Adam's update (as Keras computes it)")
 
 
-def _cosine(step: float, total: int, base: float) -> float:
-    return 0.5 * base * (1.0 + math.cos(math.pi * min(step, total) / total))
+_SCHEDULE_HINT = ("Subclass keras.optimizers.schedules.LearningRateSchedule. In __init__ keep peak, warmup_steps "
+                  "and total_steps on self; in __call__(step) cast step to float with keras.ops.cast, compute "
+                  "warm = peak * step / warmup_steps and, with t = clip((step - warmup_steps) / (total_steps - "
+                  "warmup_steps), 0, 1), cosine = 0.5 * peak * (1 + cos(pi * t)); return "
+                  "keras.ops.where(step < warmup_steps, warm, cosine). get_config returns the three arguments "
+                  "as a dict.")
+_GRAPH_HINT = ("The optimizer calls the schedule inside a compiled graph, with the step as a tensor: a Python "
+               "`if`, min() or math.cos on it fails there. Use keras.ops (where, minimum, clip, cos) instead.")
 
 
-def cosine_lr(fn) -> None:
-    """``fn(step, total_steps, base_lr)`` -> cosine-decayed learning rate (to 0, then flat)."""
-    ex = "cosine_lr"
-    hint = ("lr = 0.5 * base_lr * (1 + cos(pi * t)) with t = min(step, total_steps) / total_steps: "
-            "base_lr at step 0, base_lr/2 half-way, 0 at the end and after it.")
-    require_answer(ex, fn, "cosine_lr", hint)
-    cases = [(0, 100, 0.1), (50, 100, 0.1), (25, 100, 0.1), (100, 100, 0.1), (150, 100, 0.1),
-             (7, 40, 3e-3), (39, 40, 3e-3)]
-    for step, total, base in cases:
-        got = _number(ex, call_answer(ex, fn, "cosine_lr", (step, total, base), hint),
-                      f"cosine_lr({step}, {total}, {base})", hint)
-        want = _cosine(step, total, base)
-        if math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-12):
-            continue
-        if step == 0:
-            raise ExerciseError(ex, f"at step 0 the rate should be base_lr={base}, got {got:.4g}.", hint)
-        if step > total:
-            raise ExerciseError(ex, f"after total_steps the rate should stay at 0, got {got:.4g} at step {step} "
-                                f"of {total}: clip the step with min(step, total_steps).", hint)
-        if math.isclose(got, 0.5 * base * (1 + math.cos(step / total)), rel_tol=1e-6):
-            raise ExerciseError(ex, "the cosine is missing its factor pi: the rate must reach 0 at the end.", hint)
-        raise ExerciseError(ex, f"cosine_lr({step}, {total}, {base}) = {got:.4g}, expected {want:.4g}.", hint)
-    passed(ex, "matches keras.optimizers.schedules.CosineDecay")
+def _schedule_case(rng: np.random.Generator) -> tuple[float, int, int]:
+    """Fresh (peak, warmup_steps, total_steps): peak log-uniform in [1e-3, 0.5]."""
+    warmup = int(rng.integers(2, 21))
+    return float(10 ** rng.uniform(-3, math.log10(0.5))), warmup, warmup + int(rng.integers(10, 201))
+
+
+def _keras_warmup_cosine(peak: float, warmup: int, total: int):
+    """The oracle: Keras' CosineDecay from 0 with a linear warm-up to ``peak``, decaying to 0."""
+    return keras.optimizers.schedules.CosineDecay(0.0, total - warmup, alpha=0.0, warmup_target=peak,
+                                                 warmup_steps=warmup)
+
+
+def _schedule_value(ex: str, sched, step, where: str) -> float:
+    try:
+        value = sched(step)
+    except NotImplementedError:
+        raise ExerciseError(ex, "the schedule is not written yet (it raises NotImplementedError).",
+                            _SCHEDULE_HINT) from None
+    except Exception as err:  # noqa: BLE001 - the learner's error, with the hint
+        raise ExerciseError(ex, f"calling the schedule {where} raised {type(err).__name__}: {err}",
+                            _SCHEDULE_HINT) from None
+    try:
+        return float(np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64).reshape(()))
+    except (TypeError, ValueError):
+        raise ExerciseError(ex, f"the schedule returned {type(value).__name__} {where}; expected one number "
+                                "(a scalar tensor).", _SCHEDULE_HINT) from None
+
+
+def _schedule_slip(got: list[float], steps: list[int], peak: float, warmup: int, total: int) -> str | None:
+    """Name the typical slip that reproduces ``got``, or None."""
+    def cos_over(span: int, start: int):
+        return [0.5 * peak * (1 + math.cos(math.pi * min(max(s - start, 0), span) / span)) for s in steps]
+
+    warm = [peak * s / warmup for s in steps]
+    slips = [
+        (cos_over(total - warmup, warmup), "there is no warm-up: the rate starts at the peak. Ramp it up "
+                                           "linearly from 0 over warmup_steps first."),
+        ([w if s < warmup else c for s, w, c in zip(steps, warm, cos_over(total, 0))],
+         "the cosine spans all total_steps, from step 0; it should start after the warm-up and span "
+         "total_steps - warmup_steps."),
+        ([w if s < warmup else c for s, w, c in zip(steps, warm, cos_over(total, warmup))],
+         "the cosine spans total_steps after the warm-up; it should end at total_steps, so it spans "
+         "total_steps - warmup_steps."),
+        ([w if s < warmup else 0.5 * peak * (1 + math.cos(math.pi * (s - warmup) / (total - warmup)))
+          for s, w in zip(steps, warm)],
+         "after total_steps the rate rises again: clip the cosine's progress at 1 so the rate stays at 0."),
+    ]
+    for values, why in slips:
+        if np.allclose(got, values, rtol=1e-4, atol=1e-9 * peak):
+            return why
+    return None
+
+
+def warmup_cosine(cls, *, seed: int | None = None) -> None:
+    """Exercise 2: ``cls(peak, warmup_steps, total_steps)`` is a Keras ``LearningRateSchedule``: a linear
+    warm-up from 0 to ``peak``, then half a cosine down to 0 at ``total_steps``, 0 after it.
+
+    Checked on fresh random schedules each call (``seed`` replays them): the values at the warm-up's
+    ends, the cosine's middle and end and past the end equal Keras' ``CosineDecay(0.0, total -
+    warmup, warmup_target=peak, warmup_steps=warmup)``; it works with a tensor step inside
+    ``tf.function`` and as an SGD optimizer's learning rate (the rate follows the step count);
+    ``get_config``/``from_config`` rebuild the same schedule from a JSON-serialisable config.
+    """
+    ex = "a warm-up + cosine schedule"
+    require_answer(ex, cls, "WarmupCosine", _SCHEDULE_HINT)
+    base = keras.optimizers.schedules.LearningRateSchedule
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ExerciseError(ex, f"`WarmupCosine` should be a class derived from keras.optimizers.schedules."
+                                f"LearningRateSchedule, got {cls!r}.", _SCHEDULE_HINT)
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        peak, warmup, total = _schedule_case(rng)
+        where = f"for WarmupCosine({peak:.4g}, {warmup}, {total}) (seed={seed})"
+        sched = call_answer(ex, cls, "WarmupCosine", (peak, warmup, total), _SCHEDULE_HINT)
+        mid = warmup + (total - warmup) // 2
+        steps = sorted({0, 1, warmup - 1, warmup, warmup + 1, mid, total - 1, total, total + 7,
+                        *(int(v) for v in rng.integers(0, total + 20, size=4))})
+        oracle = _keras_warmup_cosine(peak, warmup, total)
+        want = [float(oracle(s)) for s in steps]
+        got = [_schedule_value(ex, sched, tf.constant(s, dtype="int64"), f"at step {s}") for s in steps]
+        if not np.allclose(got, want, rtol=1e-4, atol=1e-9 * peak):
+            slip = _schedule_slip(got, steps, peak, warmup, total)
+            k = int(np.argmax(np.abs(np.subtract(got, want))))
+            raise ExerciseError(ex, f"{where}: " + (slip or f"at step {steps[k]} the rate is {got[k]:.6g}, "
+                                                            f"expected {want[k]:.6g}."), _SCHEDULE_HINT)
+        _in_graph(ex, sched, mid, float(oracle(mid)), where)
+        _optimizer_follows(ex, sched, oracle, warmup, where)
+        _config_round_trip(ex, cls, sched, steps, got, where)
+    passed(ex, "matches Keras' CosineDecay with warm-up on 3 fresh schedules; runs in a graph and an optimizer; "
+               "rebuilds from its config")
+
+
+def _in_graph(ex: str, sched, step: int, want: float, where: str) -> None:
+    """The schedule called inside ``tf.function`` (as an optimizer in ``fit`` calls it) gives ``want``."""
+    graph = tf.function(lambda s: sched(s))
+    try:
+        value = graph(tf.constant(step, dtype="int64"))
+    except Exception as err:  # noqa: BLE001 - a graph-mode failure is the typical slip
+        raise ExerciseError(ex, f"the schedule fails inside tf.function {where} ({type(err).__name__}: "
+                                f"{str(err).splitlines()[0][:160]}).", _GRAPH_HINT) from None
+    got = _schedule_value(ex, lambda s: value, step, f"inside tf.function {where}")
+    if not math.isclose(got, want, rel_tol=1e-4, abs_tol=1e-12):
+        raise ExerciseError(ex, f"inside tf.function, at step {step}, the rate is {got:.6g}, expected {want:.6g} "
+                                f"{where}.", _GRAPH_HINT)
+
+
+def _optimizer_follows(ex: str, sched, oracle, warmup: int, where: str) -> None:
+    """Take ``warmup + 2`` SGD steps with the schedule; the optimizer's rate must follow the step count."""
+    w = keras.Variable(np.zeros(3, dtype="float32"))
+    opt = keras.optimizers.SGD(learning_rate=sched)
+    for _ in range(warmup + 2):
+        opt.apply_gradients([(keras.ops.ones((3,)), w)])
+    got = float(keras.ops.convert_to_numpy(opt.learning_rate))
+    want = float(oracle(warmup + 2))
+    if not math.isclose(got, want, rel_tol=1e-4, abs_tol=1e-12):
+        raise ExerciseError(ex, f"as an SGD optimizer's learning_rate, after {warmup + 2} steps the rate is "
+                                f"{got:.6g}, expected {want:.6g} {where}.", _SCHEDULE_HINT)
+
+
+def _config_round_trip(ex: str, cls, sched, steps: list[int], values: list[float], where: str) -> None:
+    try:
+        config = sched.get_config()
+    except NotImplementedError:
+        raise ExerciseError(ex, "get_config is missing: Keras saves a schedule (with the optimizer in a .keras "
+                                "file) from its config.",
+                            "Define get_config returning {'peak': ..., 'warmup_steps': ..., 'total_steps': ...}.") \
+            from None
+    try:
+        json.dumps(config)
+        clone = cls.from_config(config)
+    except Exception as err:  # noqa: BLE001 - any failure to rebuild is the learner's
+        raise ExerciseError(ex, f"the schedule cannot be rebuilt from get_config() = {config!r} "
+                                f"({type(err).__name__}: {err}).",
+                            "get_config must return a JSON-serialisable dict of exactly the __init__ arguments "
+                            "(plain Python numbers), so that WarmupCosine(**config) works.") from None
+    again = [_schedule_value(ex, clone, tf.constant(s, dtype="int64"), f"at step {s} after from_config")
+             for s in steps]
+    if not np.allclose(again, values, rtol=1e-6, atol=0):
+        raise ExerciseError(ex, f"WarmupCosine.from_config(get_config()) gives other rates {where}: the config "
+                                "misses or changes an argument.", _SCHEDULE_HINT)
 
 
 def _dead(acts: np.ndarray) -> float:

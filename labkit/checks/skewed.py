@@ -21,7 +21,7 @@ from labkit.checks import (
 from labkit.checks.predictions import NumberPrediction
 from labkit.validation import check_number
 
-__all__ = ["f1_from_counts", "threshold_for_recall", "oversample", "focal_loss",
+__all__ = ["pr_points", "threshold_for_recall", "oversample", "focal_loss",
            "baseline_accuracy_prediction", "baseline_accuracy_verdict"]
 
 
@@ -37,25 +37,111 @@ def _number(exercise: str, value: Any, name: str, hint: str) -> float:
     return value
 
 
-def f1_from_counts(fn: Callable[[int, int, int], float]) -> None:
-    """``fn(tp, fp, fn)`` must return F1 = 2PR / (P + R), and 0.0 when tp == 0."""
-    ex = "F1 from counts"
-    hint = ("precision = tp / (tp + fp), recall = tp / (tp + fn), F1 = 2 * P * R / (P + R) - the harmonic "
-            "mean, which simplifies to 2*tp / (2*tp + fp + fn). When tp == 0 return 0.0 (not NaN).")
-    cases = [(3, 1, 2), (90, 10, 10), (1, 99, 0), (5, 0, 95), (50, 50, 50), (7, 0, 0), (0, 4, 6), (0, 0, 5)]
-    for tp, fp, fneg in cases:
-        got = _number(ex, call_answer(ex, fn, "f1_from_counts", (tp, fp, fneg), hint),
-                      f"f1_from_counts({tp}, {fp}, {fneg})", hint)
-        want = 2 * tp / (2 * tp + fp + fneg) if tp else 0.0
-        if not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
-            p = tp / (tp + fp) if tp + fp else 0.0
-            r = tp / (tp + fneg) if tp + fneg else 0.0
-            extra = ""
-            if math.isclose(got, (p + r) / 2, rel_tol=1e-9):
-                extra = " That is the arithmetic mean of precision and recall; F1 is the harmonic mean."
-            raise ExerciseError(ex, f"f1_from_counts({tp}, {fp}, {fneg}) returned {got:.6g}, expected {want:.6g}."
-                                + extra, hint)
-    passed(ex, f"{len(cases)} cases, including tp = 0")
+_PR_HINT = ("Take the distinct scores from high to low (np.unique(y_score)[::-1]) as the thresholds; at each "
+            "threshold t predict y_score >= t, count tp (flagged positives) and fp (flagged negatives), and "
+            "compute precision = tp / (tp + fp) and recall = tp / (number of positives). Return the three arrays "
+            "(precision, recall, thresholds), one entry per threshold.")
+
+
+def _pr_by_rule(y: np.ndarray, s: np.ndarray, strict: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One point per distinct score, high to low; ``strict`` is the slip ``y_score > t``."""
+    t = np.unique(s)[::-1]
+    pred = s[None, :] > t[:, None] if strict else s[None, :] >= t[:, None]
+    tp, fp = (pred & (y == 1)).sum(axis=1), (pred & (y == 0)).sum(axis=1)
+    precision = np.divide(tp, tp + fp, out=np.ones(len(t)), where=tp + fp > 0)
+    return precision, tp / (y == 1).sum(), t
+
+
+def _pr_oracle(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn's ``precision_recall_curve``, high thresholds first, without its end point (P=1, R=0)."""
+    precision, recall, thresholds = precision_recall_curve(y, s)
+    return precision[:-1][::-1], recall[:-1][::-1], thresholds[::-1]
+
+
+_PR_FIXED = (np.array([1, 0, 1, 1, 0, 0, 1, 0]), np.array([0.9, 0.8, 0.8, 0.6, 0.5, 0.3, 0.3, 0.1]))
+
+
+def _pr_cases(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fresh skewed problems with ties (scores rounded), one with a single distinct score."""
+    cases = []
+    for n, prevalence, digits in [(int(rng.integers(30, 80)), 0.2, 1), (int(rng.integers(200, 600)), 0.03, 2),
+                                  (int(rng.integers(50, 150)), 0.5, 3)]:
+        y = (rng.random(n) < prevalence).astype(np.int64)
+        y[:2] = (1, 0)
+        cases.append((y, np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1).round(digits)))
+    y = rng.permutation(np.r_[np.ones(3, dtype=np.int64), np.zeros(5, dtype=np.int64)])
+    cases.append((y, np.full(8, 0.5)))
+    return cases
+
+
+def _pr_answer(ex: str, out: Any, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not isinstance(out, (tuple, list)) or len(out) != 3:
+        raise ExerciseError(ex, f"pr_points{where} returned {type(out).__name__}; expected a tuple "
+                                "(precision, recall, thresholds).", _PR_HINT)
+    arrays = []
+    for name, value in zip(("precision", "recall", "thresholds"), out):
+        arr = require_array(ex, value, f"{name}{where}", (None,), _PR_HINT)
+        arrays.append(arr.astype(np.float64))
+    if len({len(a) for a in arrays}) != 1:
+        raise ExerciseError(ex, f"precision, recall and thresholds{where} have lengths "
+                                f"{[len(a) for a in arrays]}; they should have one entry per threshold.", _PR_HINT)
+    return arrays[0], arrays[1], arrays[2]
+
+
+def _pr_mistake(ex: str, got: tuple, y: np.ndarray, s: np.ndarray, where: str) -> None:
+    """Raise with the hint for the typical slip ``got`` matches, if any."""
+    want = _pr_oracle(y, s)
+    n_t = len(want[2])
+    if len(got[2]) == n_t + 1:
+        raise ExerciseError(ex, f"one point too many{where}: scikit-learn appends the end point (precision 1, "
+                                "recall 0) without a threshold; here each point has its threshold.", _PR_HINT)
+    if len(got[2]) == len(s) and n_t < len(s):
+        raise ExerciseError(ex, f"{len(s)} points for {len(s)} examples{where}, but only {n_t} distinct scores: "
+                                "tied scores cross the threshold together, so each distinct score is one point.",
+                            _PR_HINT)
+    if len(got[2]) != n_t:
+        raise ExerciseError(ex, f"{len(got[2])} points{where}; there are {n_t} distinct scores, one threshold "
+                                "each.", _PR_HINT)
+    if all(close(g, w[::-1]) for g, w in zip(got, want)):
+        raise ExerciseError(ex, f"the points run from low to high thresholds{where}.",
+                            "Order them from the highest threshold (few flagged) to the lowest (all flagged).")
+    if close(got[0], want[1]) and close(got[1], want[0]):
+        raise ExerciseError(ex, f"precision and recall are swapped{where}.", _PR_HINT)
+    strict = _pr_by_rule(y, s, strict=True)
+    if close(got[0][1:], strict[0][1:]) and close(got[1], strict[1]):
+        raise ExerciseError(ex, f"the points are those of `y_score > t`{where}: a score equal to the threshold "
+                                "is flagged (`y_score >= t`), as in scikit-learn.", _PR_HINT)
+    if close(got[1], want[1] * (y == 1).sum() / len(y)):
+        raise ExerciseError(ex, f"recall{where} was divided by the number of examples; divide by the number "
+                                "of positives.", _PR_HINT)
+    if not close(got[2], want[2]):
+        raise ExerciseError(ex, f"the thresholds{where} should be the distinct scores, high to low.", _PR_HINT)
+    bad = "precision" if not close(got[0], want[0]) else "recall"
+    raise ExerciseError(ex, f"{bad}{where} differs from scikit-learn's precision_recall_curve.", _PR_HINT)
+
+
+def pr_points(fn: Callable[[np.ndarray, np.ndarray], Any], *, seed: int | None = None) -> None:
+    """Exercise 1: ``fn(y_true, y_score)`` -> ``(precision, recall, thresholds)``, the precision-recall curve.
+
+    One point per distinct score, thresholds from high to low, predictions ``y_score >= t``;
+    judged against scikit-learn's ``precision_recall_curve`` on a fixed 8-example problem (whose
+    slips get hints), then on fresh skewed problems with ties and one with a single score
+    (``seed`` replays them). The inputs must be left unchanged.
+    """
+    ex = "the precision-recall curve"
+    seed = fresh_seed(seed)
+    cases = [_PR_FIXED, *_pr_cases(np.random.default_rng(seed))]
+    for i, (y, s) in enumerate(cases):
+        where = "" if i == 0 else f" (fresh problem of {len(y)} examples, seed={seed})"
+        y_in, s_in = y.copy(), s.copy()
+        got = _pr_answer(ex, call_answer(ex, fn, "pr_points", (y_in, s_in), _PR_HINT), where)
+        if not (np.array_equal(y_in, y) and np.array_equal(s_in, s)):
+            raise ExerciseError(ex, f"pr_points changed its input arrays{where}.",
+                                "Sort or modify copies (np.sort, np.argsort), never the arrays you are given.")
+        want = _pr_oracle(y, s)
+        if not (len(got[2]) == len(want[2]) and all(close(g, w) for g, w in zip(got, want))):
+            _pr_mistake(ex, got, y, s, where)
+    passed(ex, f"the same points as scikit-learn's precision_recall_curve on {len(cases)} problems with ties")
 
 
 def _oracle_threshold(y: np.ndarray, s: np.ndarray, target: float) -> float:

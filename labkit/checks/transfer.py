@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from labkit.checks import ExerciseError, call_answer, fresh_seed, passed, require_answer
+from labkit.checks import ExerciseError, call_answer, fresh_cases, fresh_seed, passed, require_answer
 from labkit.checks.predictions import ChoicePrediction
 from labkit.validation import check_number
 
@@ -109,8 +109,17 @@ def transfer_model(fn, *, seed: int | None = None) -> None:
     passed(ex, "a frozen base, pooled, dropout and a logit head; only the head trains")
 
 
-def mobilenet_preprocess(fn) -> None:
-    """Exercise 2: ``fn(images_uint8)`` -> float32 pixels in [-1, 1], input untouched."""
+def _pixel_args(rng: np.random.Generator) -> tuple:
+    shape = (int(rng.integers(1, 5)), *(int(v) for v in rng.integers(1, 12, size=2)), 3)
+    return (rng.integers(0, 256, size=shape, dtype=np.uint8),)
+
+
+def mobilenet_preprocess(fn, *, seed: int | None = None) -> None:
+    """Exercise 2: ``fn(images_uint8)`` -> float32 pixels in [-1, 1], input untouched.
+
+    A fixed batch with hints for [0, 1] and unscaled pixels, then fresh batches of random sizes,
+    compared with Keras' own ``mobilenet_v2.preprocess_input`` (``seed`` replays them).
+    """
     ex = "MobileNetV2 preprocessing"
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(4, 8, 8, 3), dtype=np.uint8)
@@ -128,6 +137,9 @@ def mobilenet_preprocess(fn) -> None:
         raise ExerciseError(ex, f"the output has shape {arr.shape}; it should keep the input's {x.shape}.", _PRE_HINT)
     want = original.astype("float64") / 127.5 - 1.0
     if np.allclose(arr, want, atol=1e-5):
+        fresh_cases(ex, fn, "preprocess_pixels", _pixel_args,
+                    lambda x: keras.applications.mobilenet_v2.preprocess_input(x.astype("float32")),
+                    "Scale whatever batch you are given; do not rely on its size.", seed=seed, n=3, atol=1e-5)
         return passed(ex, "pixels in [-1, 1], as the pretrained weights expect")
     if np.allclose(arr, original / 255.0, atol=1e-5):
         raise ExerciseError(ex, "the output is in [0, 1]: right for our own CNNs, wrong for these weights.",
